@@ -1,0 +1,417 @@
+"""The observed 2021 record shipped in data/: load, validate, and return immutable objects.
+
+Every file is read with the stdlib csv module and checked field by field. Any problem raises DataError naming
+the file, the line (1-based, the header is line 1), the field and what was expected, so that an edited-wrong
+data file gives one clear message instead of a traceback deep inside the model.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import networkx as nx
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+#: The window any dated fact must lie in: the record runs from the April announcement to Panjshir in September.
+RECORD_FIRST = dt.date(2021, 4, 1)
+RECORD_LAST = dt.date(2021, 9, 30)
+#: The withdrawal-phase window a simulation may cover.
+WINDOW_FIRST = dt.date(2021, 5, 1)
+WINDOW_LAST = dt.date(2021, 9, 30)
+
+DATE_CONFIDENCE = ("high", "pm1", "low")
+FELL_HOW = ("fighting", "negotiated", "surrender", "unknown")
+KM_BASIS = ("reported", "great-circle")
+ROAD_QUALITY = ("good", "poor")
+HELD_2001 = ("yes", "partly", "no")
+YES_NO = ("yes", "no")
+REGIONS = ("Capital", "Central Highland", "Eastern", "North Eastern", "Northern", "South Eastern", "Southern", "Western")
+
+
+class DataError(ValueError):
+    """A shipped data file is missing, malformed or inconsistent."""
+
+    def __init__(self, path: Path | str, message: str, line: int | None = None, field: str | None = None):
+        where = f"{path}"
+        if line is not None:
+            where += f", line {line}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.field = str(path), line, field
+
+
+@dataclass(frozen=True)
+class Province:
+    name: str
+    capital: str
+    lat: float
+    lon: float
+    fell_on: dt.date | None
+    date_confidence: str  # high | pm1 | low
+    fell_how: str
+    source: str
+
+    @property
+    def tolerance_days(self) -> int:
+        """Days either side of fell_on that count as exact when scoring (SOURCES.md: accept +-1 on uncertain rows)."""
+        return 0 if self.date_confidence == "high" else 1
+
+
+@dataclass(frozen=True)
+class Road:
+    link_id: str
+    a: str  # province at one end
+    b: str
+    road: str
+    km: float
+    km_basis: str
+    quality: str
+    source: str
+
+    @property
+    def is_poor(self) -> bool:
+        return self.quality == "poor"
+
+
+@dataclass(frozen=True)
+class Event:
+    on: dt.date
+    kind: str
+    value: float | None
+    description: str
+    confidence: str
+    source: str
+
+
+@dataclass(frozen=True)
+class DistrictObservation:
+    """One point of the Long War Journal district-control series: a calibration target, never a model input."""
+
+    as_of: dt.date
+    taliban: int
+    contested: int | None
+    government: int | None
+    total: int | None
+    date_approx: bool
+    confidence: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Covariates:
+    """Province facts from provinces.csv of the reference record (PROVINCES.md gives the caveats)."""
+
+    province: str
+    region: str
+    population: int
+    population_imputed: bool
+    n_districts: int
+    n_districts_csvmap: int
+    districts_taliban_jun15: int  # reported captures: a calibration target / seed, not a 1 May input
+    districts_taliban_jul15: int
+    has_corps_hq: bool
+    borders_pakistan: bool
+    has_border_crossing: bool
+    first_crossing_taken_on: dt.date | None
+    majority_ethnic_group: str
+    is_pashtun_majority: bool
+    has_power_broker: bool
+    capital_attacked_on: dt.date | None
+    held_2001: str  # yes | partly | no
+    surrounded_feb_2021: bool
+
+    @property
+    def is_north(self) -> bool:
+        return self.region in ("Northern", "North Eastern")
+
+    @property
+    def is_pakistan_east(self) -> bool:
+        """The Pashtun east along the Pakistan border (AAN mid-July 2021: avoided so far)."""
+        return self.region in ("Eastern", "South Eastern")
+
+
+@dataclass(frozen=True)
+class Record:
+    """The whole observed record. Province order is the order of provinces.csv and indexes every array."""
+
+    provinces: tuple[Province, ...]
+    roads: tuple[Road, ...]
+    events: tuple[Event, ...]
+    district_series: tuple[DistrictObservation, ...]
+    covariates: tuple[Covariates, ...]
+    data_dir: str
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.provinces)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+    @property
+    def kabul(self) -> int:
+        return self.index["Kabul"]
+
+    def graph(self) -> nx.Graph:
+        """The road graph: nodes are province names, edges carry km, quality and link_id."""
+        g = nx.Graph()
+        for p in self.provinces:
+            g.add_node(p.name, capital=p.capital, pos=(p.lon, p.lat))
+        for r in self.roads:
+            g.add_edge(r.a, r.b, km=r.km, quality=r.quality, link_id=r.link_id)
+        return g
+
+    def events_of(self, kind: str) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.kind == kind)
+
+
+# ----------------------------------------------------------------------------------------------- parsing helpers
+
+
+class _Rows:
+    """Reads one CSV file and converts fields, raising DataError with the file, line and field."""
+
+    def __init__(self, path: Path, required: tuple[str, ...]):
+        self.path = path
+        if not path.is_file():
+            raise DataError(path, "file not found")
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                header = reader.fieldnames or []
+                rows = list(reader)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(path, f"not a readable CSV file ({exc})") from None
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(path, f"missing column(s) {missing}; the header must contain {list(required)}", line=1)
+        self.rows = []
+        for k, row in enumerate(rows):
+            line = k + 2
+            if None in row or any(v is None for v in row.values()):
+                raise DataError(path, f"wrong number of fields (expected {len(header)})", line=line)
+            self.rows.append((line, row))
+        if not self.rows:
+            raise DataError(path, "no data rows")
+
+    def fail(self, line: int, field: str, message: str):
+        raise DataError(self.path, message, line=line, field=field)
+
+    def text(self, line, row, field, allowed=None, required=True) -> str:
+        v = row[field].strip()
+        if required and not v:
+            self.fail(line, field, "must not be empty")
+        if allowed is not None and v not in allowed:
+            self.fail(line, field, f"'{v}' is not one of {list(allowed)}")
+        return v
+
+    def number(self, line, row, field, lo=None, hi=None, integer=False, required=True):
+        v = row[field].strip()
+        if not v:
+            if required:
+                self.fail(line, field, "must not be empty")
+            return None
+        try:
+            x = int(v) if integer else float(v)
+        except ValueError:
+            self.fail(line, field, f"'{v}' is not {'an integer' if integer else 'a number'}")
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            self.fail(line, field, f"{x} is outside the allowed range [{lo}, {hi}]")
+        return x
+
+    def date(self, line, row, field, lo=RECORD_FIRST, hi=RECORD_LAST, required=True) -> dt.date | None:
+        v = row[field].strip()
+        if not v:
+            if required:
+                self.fail(line, field, "must not be empty (a date YYYY-MM-DD)")
+            return None
+        try:
+            d = dt.date.fromisoformat(v)
+        except ValueError:
+            self.fail(line, field, f"'{v}' is not a date YYYY-MM-DD")
+        if not lo <= d <= hi:
+            self.fail(line, field, f"{d} lies outside the window {lo} to {hi}")
+        return d
+
+    def flag(self, line, row, field) -> bool:
+        return self.text(line, row, field, allowed=YES_NO) == "yes"
+
+
+# ----------------------------------------------------------------------------------------------- file loaders
+
+
+def _load_provinces(path: Path) -> tuple[Province, ...]:
+    f = _Rows(path, ("province", "capital", "lat", "lon", "fell_on", "date_confidence", "fell_how", "source"))
+    out, seen = [], {}
+    for line, r in f.rows:
+        name = f.text(line, r, "province")
+        if name in seen:
+            f.fail(line, "province", f"'{name}' appears twice (first on line {seen[name]})")
+        seen[name] = line
+        out.append(
+            Province(
+                name=name,
+                capital=f.text(line, r, "capital"),
+                # Afghanistan lies within 29-39 N, 60-75 E.
+                lat=f.number(line, r, "lat", 29.0, 39.0),
+                lon=f.number(line, r, "lon", 60.0, 75.0),
+                fell_on=f.date(line, r, "fell_on", WINDOW_FIRST, WINDOW_LAST, required=False),
+                date_confidence=f.text(line, r, "date_confidence", DATE_CONFIDENCE),
+                fell_how=f.text(line, r, "fell_how", FELL_HOW),
+                source=f.text(line, r, "source"),
+            )
+        )
+    if len(out) != 34:
+        raise DataError(path, f"expected the 34 provinces of 2021, found {len(out)}")
+    capitals = [p.capital for p in out]
+    if len(set(capitals)) != len(capitals):
+        raise DataError(path, "capital names are not unique", field="capital")
+    if "Kabul" not in seen:
+        raise DataError(path, "the province 'Kabul' is missing", field="province")
+    return tuple(out)
+
+
+def _load_roads(path: Path, provinces: dict[str, int]) -> tuple[Road, ...]:
+    f = _Rows(path, ("link_id", "from_province", "to_province", "road", "km", "km_basis", "quality", "source"))
+    out, ids, pairs = [], {}, {}
+    for line, r in f.rows:
+        link = f.text(line, r, "link_id")
+        if link in ids:
+            f.fail(line, "link_id", f"'{link}' appears twice (first on line {ids[link]})")
+        ids[link] = line
+        a = f.text(line, r, "from_province", allowed=provinces)
+        b = f.text(line, r, "to_province", allowed=provinces)
+        if a == b:
+            f.fail(line, "to_province", "a road must join two different provinces")
+        pair = frozenset((a, b))
+        if pair in pairs:
+            f.fail(line, "to_province", f"{a}-{b} duplicates the link on line {pairs[pair]}")
+        pairs[pair] = line
+        out.append(
+            Road(
+                link_id=link,
+                a=a,
+                b=b,
+                road=f.text(line, r, "road"),
+                km=f.number(line, r, "km", 1.0, 1000.0),
+                km_basis=f.text(line, r, "km_basis", KM_BASIS),
+                quality=f.text(line, r, "quality", ROAD_QUALITY),
+                source=f.text(line, r, "source"),
+            )
+        )
+    g = nx.Graph()
+    g.add_nodes_from(provinces)
+    g.add_edges_from((r.a, r.b) for r in out)
+    if not nx.is_connected(g):
+        parts = sorted((sorted(c) for c in nx.connected_components(g)), key=len)
+        raise DataError(path, f"the road graph is not connected; cut off from the rest: {parts[0]}")
+    return tuple(out)
+
+
+def _load_events(path: Path) -> tuple[Event, ...]:
+    f = _Rows(path, ("on", "kind", "value", "description", "confidence", "source"))
+    out = []
+    for line, r in f.rows:
+        out.append(
+            Event(
+                on=f.date(line, r, "on"),
+                kind=f.text(line, r, "kind"),
+                value=f.number(line, r, "value", 0.0, None, required=False),
+                description=f.text(line, r, "description"),
+                confidence=f.text(line, r, "confidence", ("high", "medium", "low")),
+                source=f.text(line, r, "source"),
+            )
+        )
+    for kind, needs_value in (("withdrawal_progress", True), ("contractors", True), ("bagram_handover", False),
+                              ("mission_end", False)):
+        rows = [e for e in out if e.kind == kind]
+        if not rows:
+            raise DataError(path, f"no '{kind}' event: the model's withdrawal timeline needs it", field="kind")
+        if needs_value and any(e.value is None for e in rows):
+            raise DataError(path, f"every '{kind}' event needs a value", field="value")
+    progress = [e.value for e in sorted(out, key=lambda e: e.on) if e.kind == "withdrawal_progress"]
+    if any(v > 1 for v in progress) or progress != sorted(progress):
+        raise DataError(path, "withdrawal_progress values must rise over time within [0, 1]", field="value")
+    return tuple(out)
+
+
+def _load_district_series(path: Path) -> tuple[DistrictObservation, ...]:
+    f = _Rows(path, ("as_of", "taliban", "contested", "government", "total", "date_approx", "confidence", "source"))
+    out = []
+    for line, r in f.rows:
+        out.append(
+            DistrictObservation(
+                as_of=f.date(line, r, "as_of"),
+                taliban=f.number(line, r, "taliban", 0, 500, integer=True),
+                contested=f.number(line, r, "contested", 0, 500, integer=True, required=False),
+                government=f.number(line, r, "government", 0, 500, integer=True, required=False),
+                total=f.number(line, r, "total", 300, 500, integer=True, required=False),
+                date_approx=f.flag(line, r, "date_approx"),
+                confidence=f.text(line, r, "confidence", ("high", "medium", "low")),
+                source=f.text(line, r, "source"),
+            )
+        )
+    return tuple(sorted(out, key=lambda o: o.as_of))
+
+
+def _load_covariates(path: Path, names: tuple[str, ...]) -> tuple[Covariates, ...]:
+    f = _Rows(
+        path,
+        ("province", "region", "population_2021", "population_imputed", "districts_total", "districts_csvmap",
+         "districts_taliban_jun15", "districts_taliban_jul15", "has_corps_hq", "borders_pakistan", "has_border_crossing",
+         "first_crossing_taken_on", "majority_ethnic_group", "is_pashtun_majority", "has_power_broker",
+         "capital_attacked_before_aug", "held_against_taliban_2001", "surrounded_feb_2021"),
+    )
+    by_name = {}
+    for line, r in f.rows:
+        name = f.text(line, r, "province", allowed=names)
+        if name in by_name:
+            f.fail(line, "province", f"'{name}' appears twice")
+        n_csv = f.number(line, r, "districts_csvmap", 1, 40, integer=True)
+        by_name[name] = Covariates(
+            province=name,
+            region=f.text(line, r, "region", REGIONS),
+            population=f.number(line, r, "population_2021", 10_000, 10_000_000, integer=True),
+            population_imputed=f.flag(line, r, "population_imputed"),
+            n_districts=f.number(line, r, "districts_total", 1, 40, integer=True),
+            n_districts_csvmap=n_csv,
+            districts_taliban_jun15=f.number(line, r, "districts_taliban_jun15", 0, n_csv, integer=True),
+            districts_taliban_jul15=f.number(line, r, "districts_taliban_jul15", 0, n_csv, integer=True),
+            has_corps_hq=f.flag(line, r, "has_corps_hq"),
+            borders_pakistan=f.flag(line, r, "borders_pakistan"),
+            has_border_crossing=f.flag(line, r, "has_border_crossing"),
+            first_crossing_taken_on=f.date(line, r, "first_crossing_taken_on", required=False),
+            majority_ethnic_group=f.text(line, r, "majority_ethnic_group"),
+            is_pashtun_majority=f.flag(line, r, "is_pashtun_majority"),
+            has_power_broker=f.flag(line, r, "has_power_broker"),
+            capital_attacked_on=f.date(line, r, "capital_attacked_before_aug", required=False),
+            held_2001=f.text(line, r, "held_against_taliban_2001", HELD_2001),
+            surrounded_feb_2021=f.flag(line, r, "surrounded_feb_2021"),
+        )
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise DataError(path, f"no row for province(s) {missing}", field="province")
+    return tuple(by_name[n] for n in names)
+
+
+def load_record(data_dir: Path | str | None = None) -> Record:
+    """Load and validate every data file. Raises DataError naming the file, line and field of the first problem."""
+    d = Path(data_dir) if data_dir is not None else DATA_DIR
+    provinces = _load_provinces(d / "provinces.csv")
+    names = tuple(p.name for p in provinces)
+    index = {n: i for i, n in enumerate(names)}
+    return Record(
+        provinces=provinces,
+        roads=_load_roads(d / "roads.csv", index),
+        events=_load_events(d / "events.csv"),
+        district_series=_load_district_series(d / "district_control.csv"),
+        covariates=_load_covariates(d / "province_covariates.csv", names),
+        data_dir=str(d),
+    )

@@ -1,0 +1,151 @@
+"""The fixed world a run takes place in: province and road arrays, and the dated withdrawal timeline.
+
+`World` turns the observed record into arrays indexed like the provinces (P) and road links (E). It holds only
+facts known before the offensive and the dated withdrawal milestones. It never holds fall dates: those stay in
+the record, for seeding a later start and for scoring (sim/metrics.py).
+
+Day indices count from 2021-05-01 (day 0), whatever day a run starts on, so fall days from runs with different
+start dates are directly comparable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import networkx as nx
+import numpy as np
+
+from .data import WINDOW_FIRST, WINDOW_LAST, Record, load_record
+
+DAY0 = WINDOW_FIRST
+N_CALENDAR_DAYS = (WINDOW_LAST - WINDOW_FIRST).days + 1
+
+
+def day_index(on: dt.date) -> int:
+    return (on - DAY0).days
+
+
+def day_date(day: int) -> dt.date:
+    return DAY0 + dt.timedelta(days=int(day))
+
+
+def _interpolate(events, days: np.ndarray, before=None) -> np.ndarray:
+    """Piecewise-linear series through dated values, flat beyond the first and last points."""
+    xs = np.array([day_index(e.on) for e in events], dtype=float)
+    ys = np.array([e.value for e in events], dtype=float)
+    order = np.argsort(xs, kind="stable")
+    return np.interp(days, xs[order], ys[order], left=ys[order][0] if before is None else before, right=ys[order][-1])
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    record: Record
+    names: tuple[str, ...]
+    kabul: int
+    # provinces (P,)
+    population: np.ndarray
+    n_districts: np.ndarray
+    is_north_non_pashtun: np.ndarray
+    has_crossing: np.ndarray
+    is_pakistan_east: np.ndarray
+    is_holdout: np.ndarray  # held against the Taliban in 2001 ('yes')
+    holdout_level: np.ndarray  # 1 yes, 0.5 partly, 0 no
+    has_corps_hq: np.ndarray
+    has_power_broker: np.ndarray
+    surrounded_feb_2021: np.ndarray
+    adjacency: np.ndarray  # (P, P) 0/1
+    degree: np.ndarray
+    # roads (E,)
+    link_ids: tuple[str, ...]
+    edge_a: np.ndarray
+    edge_b: np.ndarray
+    km: np.ndarray
+    is_poor: np.ndarray
+    incidence_a: np.ndarray  # (E, P) one-hot of the a end
+    incidence_b: np.ndarray
+    # the dated withdrawal timeline, one value per calendar day from 2021-05-01 (length N_CALENDAR_DAYS)
+    withdrawal_progress: np.ndarray
+    contractor_share: np.ndarray  # contractors as a share of the April count
+    us_air_phase: np.ndarray  # 2: US air from bases in country, 1: over-the-horizon after Bagram, 0: after the mission
+
+    @property
+    def n_provinces(self) -> int:
+        return len(self.names)
+
+    @property
+    def n_roads(self) -> int:
+        return len(self.link_ids)
+
+    def graph(self) -> nx.Graph:
+        return self.record.graph()
+
+    def road_km_from_kabul(self) -> np.ndarray:
+        dist = nx.single_source_dijkstra_path_length(self.graph(), "Kabul", weight="km")
+        return np.array([dist[n] for n in self.names], dtype=float)
+
+    def hops_from_kabul(self) -> np.ndarray:
+        dist = nx.single_source_shortest_path_length(self.graph(), "Kabul")
+        return np.array([dist[n] for n in self.names], dtype=float)
+
+
+def build_world(record: Record) -> World:
+    names = record.names
+    idx = record.index
+    cov = record.covariates
+    n_p = len(names)
+    flag = lambda f: np.array([bool(f(c)) for c in cov])  # noqa: E731
+
+    edge_a = np.array([idx[r.a] for r in record.roads])
+    edge_b = np.array([idx[r.b] for r in record.roads])
+    n_e = len(edge_a)
+    adjacency = np.zeros((n_p, n_p))
+    adjacency[edge_a, edge_b] = adjacency[edge_b, edge_a] = 1.0
+    inc_a = np.zeros((n_e, n_p))
+    inc_b = np.zeros((n_e, n_p))
+    inc_a[np.arange(n_e), edge_a] = 1.0
+    inc_b[np.arange(n_e), edge_b] = 1.0
+
+    days = np.arange(N_CALENDAR_DAYS, dtype=float)
+    progress = _interpolate(record.events_of("withdrawal_progress"), days)
+    contractors = record.events_of("contractors")
+    april = max(contractors, key=lambda e: -day_index(e.on)).value  # the earliest census is the reference level
+    contractor_share = _interpolate(contractors, days) / april
+    bagram = day_index(record.events_of("bagram_handover")[0].on)
+    mission_end = day_index(record.events_of("mission_end")[0].on)
+    us_air_phase = np.where(days < bagram, 2, np.where(days <= mission_end, 1, 0))
+
+    return World(
+        record=record,
+        names=names,
+        kabul=record.kabul,
+        population=np.array([c.population for c in cov], dtype=float),
+        n_districts=np.array([c.n_districts for c in cov], dtype=float),
+        is_north_non_pashtun=flag(lambda c: c.is_north and not c.is_pashtun_majority),
+        has_crossing=flag(lambda c: c.has_border_crossing),
+        is_pakistan_east=flag(lambda c: c.is_pakistan_east),
+        is_holdout=flag(lambda c: c.held_2001 == "yes"),
+        holdout_level=np.array([{"yes": 1.0, "partly": 0.5, "no": 0.0}[c.held_2001] for c in cov]),
+        has_corps_hq=flag(lambda c: c.has_corps_hq),
+        has_power_broker=flag(lambda c: c.has_power_broker),
+        surrounded_feb_2021=flag(lambda c: c.surrounded_feb_2021),
+        adjacency=adjacency,
+        degree=adjacency.sum(axis=1),
+        link_ids=tuple(r.link_id for r in record.roads),
+        edge_a=edge_a,
+        edge_b=edge_b,
+        km=np.array([r.km for r in record.roads], dtype=float),
+        is_poor=np.array([r.is_poor for r in record.roads]),
+        incidence_a=inc_a,
+        incidence_b=inc_b,
+        withdrawal_progress=progress,
+        contractor_share=contractor_share,
+        us_air_phase=us_air_phase,
+    )
+
+
+@lru_cache(maxsize=4)
+def default_world() -> World:
+    """The world built from the shipped data files (cached: building it parses every file)."""
+    return build_world(load_record())
