@@ -79,9 +79,11 @@ class Params:
         "STRATEGY.md s1: rural districts first, then surround the capitals (LWJ May 2021; UN envoy 22 Jun 2021): "
         "effort follows the ground already held", "targeting")
     target_holdout_weight: float = knob(
-        -1.0, "log-weight", -4.0, 2.0,
-        "PROVINCES.md s7: areas held against the Taliban throughout 1996-2001 (Panjshir, Badakhshan) are hard "
-        "ground: the offensive goes there last", "targeting")
+        0.0, "log-weight", -4.0, 2.0,
+        "PROVINCES.md s7 and STRATEGY.md s2: the 1996-2001 hold-outs (Panjshir, Badakhshan) were not avoided: "
+        "'by focusing on Badakhshan ... the Taliban are trying to eliminate the core of any opposition' (4 Jul "
+        "2021, UNCONFIRMED author); 0 = no preference either way, their resilience is in morale_holdout_bonus",
+        "targeting")
 
     # ---- mechanism 1: rural expansion -----------------------------------------------------------------------------
     initial_control_share: float = knob(
@@ -92,20 +94,20 @@ class Params:
         "DIA via Lead IG (FDD 19 May 2021): Pul-i-Khumri, Kunduz, Kandahar, Lashkar Gah and Tarin Kot 'surrounded' "
         "in Feb 2021; the share itself is an assumption", "rural")
     rural_rate: float = knob(
-        0.19, "1/day", 0.0, 0.5,
-        "hand-tuned so the national share follows the LWJ series (73 -> 106 -> 204 -> 224 districts)", "rural")
+        0.12, "1/day", 0.0, 0.5,
+        "scale of the district hazard; the LWJ series (73 -> 106 -> 204 -> 224 districts) is its target; default from the aggregate-timing search (tools/tune_timing.py)", "rural")
     rural_neighbour_boost: float = knob(
         1.0, "dimensionless", 0.0, 5.0,
         "STRATEGY.md s1: districts fall faster next to Taliban-held ground; the size is an assumption", "rural")
     rural_morale_exponent: float = knob(
-        3.8, "dimensionless", 0.0, 5.0,
+        2.5, "dimensionless", 0.0, 5.0,
         "STRATEGY.md s4: districts fell through negotiated surrenders of low-morale posts (NYT 27 May 2021); "
-        "district hazard ~ (1 - morale)^exponent, an assumption", "rural")
+        "district hazard ~ (1 - morale)^exponent, an assumption; default from the aggregate-timing search (tools/tune_timing.py)", "rural")
 
     # ---- mechanism 2: road interdiction ---------------------------------------------------------------------------
     road_cut_rate: float = knob(
-        0.014, "1/day per 100 km", 0.0, 0.2,
-        "assumption: daily chance a link is cut when the country at both ends is Taliban-held, per 100 km of road",
+        0.004, "1/day per 100 km", 0.0, 0.2,
+        "assumption: daily chance a link is cut when the country at both ends is Taliban-held, per 100 km of road; default from the aggregate-timing search (tools/tune_timing.py)",
         "roads")
     poor_road_cut_multiplier: float = knob(
         2.0, "dimensionless", 1.0, 5.0,
@@ -119,8 +121,8 @@ class Params:
         0.01, "1/day", 0.0, 0.1,
         "assumption: an isolated garrison loses 1 %/day of its strength (no resupply, no reinforcement)", "supply")
     isolation_morale_rate: float = knob(
-        0.001, "morale/day", 0.0, 0.1,
-        "assumption; SIGAR names isolation and failed resupply among the causes of the collapse", "supply")
+        0.0095, "morale/day", 0.0, 0.1,
+        "assumption; SIGAR names isolation and failed resupply among the causes of the collapse; default from the aggregate-timing search (tools/tune_timing.py)", "supply")
 
     # ---- mechanism 4: air support ---------------------------------------------------------------------------------
     aaf_strikes_per_day: float = knob(
@@ -183,26 +185,26 @@ class Params:
     withdrawal_morale_drop: float = knob(
         0.29, "morale (0-1)", 0.0, 0.6,
         "SIGAR (May 2022): the withdrawal decision was 'the single most important factor' in the collapse; "
-        "morale falls by this much as the withdrawal completes", "morale")
-    siege_morale_rate: float = knob(0.006, "morale/day", 0.0, 0.1, "assumption: a besieged garrison's morale erodes",
+        "morale falls by this much as the withdrawal completes; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
+    siege_morale_rate: float = knob(0.0025, "morale/day", 0.0, 0.1, "assumption: a besieged garrison's morale erodes; default from the aggregate-timing search (tools/tune_timing.py)",
                                     "morale")
     cascade_national: float = knob(
-        0.008, "morale per fall", 0.0, 0.1,
-        "STRATEGY.md s5: the corps collapses demoralised forces nationally (AP 14 Aug, AAN 14 Aug)", "morale")
+        0.0175, "morale per fall", 0.0, 0.1,
+        "STRATEGY.md s5: the corps collapses demoralised forces nationally (AP 14 Aug, AAN 14 Aug); default from the aggregate-timing search (tools/tune_timing.py)", "morale")
     cascade_neighbour: float = knob(
-        0.06, "morale per fall", 0.0, 0.3,
-        "assumption: a fall next door (road neighbour) hits harder than a fall far away", "morale")
+        0.1, "morale per fall", 0.0, 0.3,
+        "assumption: a fall next door (road neighbour) hits harder than a fall far away; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
     surrender_threshold: float = knob(
-        0.18, "morale (0-1)", 0.0, 0.8,
+        0.17, "morale (0-1)", 0.0, 0.8,
         "capitals.csv: 13 of 34 capitals surrendered and 6 were negotiated: below this morale a besieged or isolated "
-        "garrison gives up",
+        "garrison gives up; default from the aggregate-timing search (tools/tune_timing.py)",
         "morale")
     encircled_share: float = knob(
         0.5, "share of road neighbours", 0.0, 1.0,
         "assumption: a garrison with this share of its neighbouring capitals fallen counts as pressed (encircled) "
         "even if not besieged: how Kabul, with all its approaches lost, gave up on 15 Aug", "morale")
     surrender_rate: float = knob(
-        0.45, "1/day", 0.0, 1.0, "hand-tuned: daily chance a garrison below the threshold gives up", "morale")
+        0.33, "1/day", 0.0, 1.0, "daily chance a pressed garrison below the threshold gives up; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
 
     # ---- mechanism 7: prison breaks -------------------------------------------------------------------------------
     prisoners_per_capital: float = knob(

@@ -345,4 +345,5 @@ def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np
     falls = resolve_sieges(s, world, p, d, day, u_fall)
     apply_falls(s, world, p, d, day, falls)
     recruit(s, p)
+    np.clip(s.morale, 0.0, 1.0, out=s.morale)
     return falls

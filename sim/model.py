@@ -1,0 +1,117 @@
+"""TerritoryModel: one run as a Mesa model, on a Network space built from the road graph.
+
+One step is one day. `step()` hands the day to the same rules the ensemble path uses (sim/rules.py) with a
+replicate axis of one; the agents are the object view of that state. With the same seed, a TerritoryModel and
+`ensemble.run_chunk(..., n=1, chunk_seed=seed)` give the identical run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+
+import mesa
+import numpy as np
+from mesa.datacollection import DataCollector
+from mesa.discrete_space import Network
+
+from .agents import AirSupportAgent, GarrisonAgent, ProvinceAgent, RoadLinkAgent, TalibanForceAgent
+from .data import WINDOW_FIRST
+from .ensemble import DEFAULT_END, observed_fall_days
+from .params import Params
+from .rules import NOT_FALLEN, advance_day, initial_state, make_drivers
+from .world import World, day_date, day_index, default_world
+
+# Mesa 3.5 added a `layout` argument and otherwise runs an unseeded spring layout on every construction;
+# Mesa 3.3 (the newest for Python 3.11) has no such argument.
+_NETWORK_TAKES_LAYOUT = "layout" in inspect.signature(Network.__init__).parameters
+
+
+def road_network(world: World, random) -> Network:
+    """The road graph as a Mesa Network, with each capital at its real (lon, lat)."""
+    graph = world.graph()
+    positions = {name: np.array(graph.nodes[name]["pos"], dtype=float) for name in graph.nodes}
+    if _NETWORK_TAKES_LAYOUT:
+        return Network(graph, random=random, layout=positions)
+    return Network(graph, random=random)  # positions stay on the graph as the node attribute "pos"
+
+
+class TerritoryModel(mesa.Model):
+    """One run of the withdrawal-phase model.
+
+    Args:
+        params: the parameters (defaults: Params()).
+        seed: integer seed of the run's numpy Generator (model.rng); every draw comes from it.
+        start, end: the first and last simulated days (2021-05-01 to 2021-09-06 by default).
+        world: the fixed world (defaults to the shipped data).
+    """
+
+    def __init__(self, params: Params | None = None, seed: int = 0, start: dt.date = WINDOW_FIRST,
+                 end: dt.date = DEFAULT_END, world: World | None = None):
+        super().__init__(rng=int(seed))
+        self.seed = int(seed)
+        self.params = params or Params()
+        self.world = world or default_world()
+        self.start_day, self.end_day = day_index(start), day_index(end)
+        self.day = self.start_day
+        self.drivers = make_drivers(self.world, self.params)
+        self.state = initial_state(self.world, self.params, self.drivers, 1, self.start_day,
+                                   observed_fall_days(self.world))
+
+        self.grid = road_network(self.world, self.random)
+        self.provinces = [ProvinceAgent(self, i, self.grid._cells[name]) for i, name in enumerate(self.world.names)]
+        self.garrisons = [GarrisonAgent(self, p) for p in self.provinces]
+        self.roads = [RoadLinkAgent(self, e, (self.provinces[a], self.provinces[b]))
+                      for e, (a, b) in enumerate(zip(self.world.edge_a, self.world.edge_b))]
+        self.air_support = AirSupportAgent(self)
+        self.taliban = TalibanForceAgent(self)
+        _release_agent_id_counter(self)
+
+        self.datacollector = DataCollector(model_reporters={
+            "day": lambda m: m.day - 1,
+            "capitals_held": lambda m: int(m.state.is_held.sum()),
+            "district_share": lambda m: float(m.state.control[0] @ m.world.n_districts / m.world.n_districts.sum()),
+            "taliban_fighters": lambda m: float(m.state.taliban[0]),
+            "roads_open": lambda m: int(m.state.is_road_open.sum()),
+            "air_strikes_available": lambda m: float(m.drivers.air_capacity[m.day - 1]),
+        })
+
+    @property
+    def date(self) -> dt.date:
+        """The day the next step will simulate."""
+        return day_date(self.day)
+
+    def step(self) -> None:
+        advance_day(self.state, self.world, self.params, self.drivers, self.day, self.rng)
+        self.day += 1
+        self.datacollector.collect(self)
+        if self.day > self.end_day:
+            self.running = False
+
+    def run(self) -> dict[str, dt.date | None]:
+        """Run to the end date; return each province's fall date (None where the capital held)."""
+        while self.running:
+            self.step()
+        return self.fall_dates()
+
+    def fall_dates(self) -> dict[str, dt.date | None]:
+        return {p.name: p.fell_on for p in self.provinces}
+
+    def fall_days(self) -> np.ndarray:
+        """(P,) fall day index per province, NOT_FALLEN where held: the same layout as the ensemble's rows."""
+        return self.state.fall_day[0].copy()
+
+    @property
+    def capitals_held(self) -> int:
+        return int(self.state.is_held.sum())
+
+
+def _release_agent_id_counter(model: mesa.Model) -> None:
+    """Mesa before 3.4.2 keeps every model alive as a key of Agent._ids (its per-model id counter). All agents
+    are created in __init__, so the counter is no longer needed and the entry is dropped to let the model go."""
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
+
+
+__all__ = ["TerritoryModel", "road_network", "NOT_FALLEN"]
