@@ -115,3 +115,34 @@ def _release_agent_id_counter(model: mesa.Model) -> None:
 
 
 __all__ = ["TerritoryModel", "road_network", "NOT_FALLEN"]
+
+
+def run_models(params: Params | None = None, n_runs: int = 100, seed: int = 0, start: dt.date = WINDOW_FIRST,
+               end: dt.date = DEFAULT_END, world: World | None = None, progress: bool = False):
+    """Run n_runs TerritoryModels one after another and gather them like an ensemble.
+
+    Run k uses the k-th seed of chunk_seeds(seed, n_runs, chunk_size=1), so the result equals
+    run_ensemble(..., chunk_size=1) exactly: the slow path and the fast path are the same rules.
+    """
+    from .ensemble import EnsembleResult, chunk_seeds
+
+    params = params or Params()
+    world = world or default_world()
+    seeds = chunk_seeds(seed, n_runs, chunk_size=1)
+    iterator = seeds
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(seeds, unit="run", desc="Mesa models", disable=None, leave=False)
+    falls, hows, held, share = [], [], [], []
+    for s in iterator:
+        m = TerritoryModel(params, seed=int(s), start=start, end=end, world=world)
+        m.run()
+        frame = m.datacollector.get_model_vars_dataframe()
+        falls.append(m.state.fall_day[0].copy())
+        hows.append(m.state.fall_how[0].copy())
+        held.append(frame["capitals_held"].to_numpy(np.int16))
+        share.append(frame["district_share"].to_numpy(np.float32))
+    return EnsembleResult(names=world.names, params=params, seed=seed, start_day=day_index(start),
+                          end_day=day_index(end), chunk_size=1, run_seed=seeds, fall_day=np.array(falls),
+                          fall_how=np.array(hows), held_count=np.array(held), district_share=np.array(share))
