@@ -61,6 +61,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                         "(the object view, about 20 ms a run). Same rules, same seeds per run with --chunk-size 1")
     p.add_argument("--chunk-size", type=positive_int, default=None, metavar="N",
                    help="replicates sharing one random stream in the ensemble path (default 1000)")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="read the data files from DIR instead of data/ (for example an alternative coding)")
     p.add_argument("--quiet", action="store_true", help="print only the tables, no progress bar")
 
 
@@ -89,11 +91,12 @@ def cmd_baseline(args) -> int:
     from sim.plots import held_over_time
     from sim.report import capital_table, district_table, fmt_seconds, metrics_table
     from sim.store import write_run
-    from sim.world import default_world
+    from sim.data import load_record
+    from sim.world import build_world, default_world
 
     name = BASELINE["name"]
     out = args.out if args.out is not None else REPO / "results" / name
-    world = default_world()
+    world = build_world(load_record(args.data)) if args.data is not None else default_world()
     params = Params()
     t0 = time.perf_counter()
     progress = not args.quiet

@@ -135,8 +135,9 @@ def run_metrics(sim_days: np.ndarray, obs: Observed) -> dict[str, np.ndarray]:
 def null_models(world: World, obs: Observed, seed: int = 0) -> dict[str, dict[str, float]]:
     """Order-only null models scored like the model.
 
-    Each null ranks the scored capitals; for the day-based errors it is given the observed timing (the observed
-    fall days, sorted, assigned in the null's order; ties share the mean), which is generous to the null.
+    Each null ranks the scored capitals (farthest from Kabul first); tau-b and Spearman compare that ranking with
+    the observed order. For the day-based errors it is given the observed timing (the observed fall days, sorted,
+    assigned in the null's order; tied ranks share the mean), which is generous to the null.
     """
     km = world.road_km_from_kabul()[obs.index]
     hops = world.hops_from_kabul()[obs.index]
@@ -149,11 +150,14 @@ def null_models(world: World, obs: Observed, seed: int = 0) -> dict[str, dict[st
         cum = np.concatenate([[0.0], np.cumsum(sorted_obs)])
         return (cum[hi] - cum[lo]) / (hi - lo)
 
-    def score(days: np.ndarray) -> dict[str, float]:
-        m = run_metrics(days[None, :], obs)
-        return {k: float(v[0]) for k, v in m.items()}
+    def score(order: np.ndarray) -> dict[str, float]:
+        # Order statistics from the null's own ranking (ties only where it has them), errors from its days.
+        m = {k: float(v[0]) for k, v in run_metrics(as_days(order)[None, :], obs).items()}
+        m["tau_b"] = float(kendall_tau_b(-order[None, :], obs.day)[0])
+        m["spearman"] = float(spearman_rho(-order[None, :], obs.day)[0])
+        return m
 
-    out = {"road distance from Kabul": score(as_days(km)), "hops from Kabul": score(as_days(hops))}
+    out = {"road distance from Kabul": score(km), "hops from Kabul": score(hops)}
     rng = np.random.default_rng(seed)
     perms = np.array([rng.permutation(len(obs.day)) for _ in range(N_RANDOM_NULL)])
     random_days = sorted_obs[perms]

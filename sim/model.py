@@ -36,6 +36,25 @@ def road_network(world: World, random) -> Network:
     return Network(graph, random=random)  # positions stay on the graph as the node attribute "pos"
 
 
+# What is collected after every step: module-level functions, so a model pickles.
+def _day(m): return m.day - 1  # noqa: E704
+def _capitals_held(m): return int(m.state.is_held.sum())  # noqa: E704
+def _district_share(m): return float(m.state.control[0] @ m.world.n_districts / m.world.n_districts.sum())  # noqa: E704,E501
+def _taliban_fighters(m): return float(m.state.taliban[0])  # noqa: E704
+def _roads_open(m): return int(m.state.is_road_open.sum())  # noqa: E704
+def _air_strikes_available(m): return float(m.drivers.air_capacity[m.day - 1])  # noqa: E704
+
+
+MODEL_REPORTERS = {
+    "day": _day,
+    "capitals_held": _capitals_held,
+    "district_share": _district_share,
+    "taliban_fighters": _taliban_fighters,
+    "roads_open": _roads_open,
+    "air_strikes_available": _air_strikes_available,
+}
+
+
 class TerritoryModel(mesa.Model):
     """One run of the withdrawal-phase model.
 
@@ -67,14 +86,7 @@ class TerritoryModel(mesa.Model):
         self.taliban = TalibanForceAgent(self)
         _release_agent_id_counter(self)
 
-        self.datacollector = DataCollector(model_reporters={
-            "day": lambda m: m.day - 1,
-            "capitals_held": lambda m: int(m.state.is_held.sum()),
-            "district_share": lambda m: float(m.state.control[0] @ m.world.n_districts / m.world.n_districts.sum()),
-            "taliban_fighters": lambda m: float(m.state.taliban[0]),
-            "roads_open": lambda m: int(m.state.is_road_open.sum()),
-            "air_strikes_available": lambda m: float(m.drivers.air_capacity[m.day - 1]),
-        })
+        self.datacollector = DataCollector(model_reporters=MODEL_REPORTERS)
 
     @property
     def date(self) -> dt.date:

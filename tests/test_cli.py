@@ -1,0 +1,69 @@
+"""The command line end to end on a small run, its outputs' schema, and clear errors on bad input."""
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from conftest import REPO
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, str(REPO / "run.py"), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_baseline_end_to_end(tmp_path):
+    out = tmp_path / "baseline"
+    r = run_cli("--runs", "40", "--seed", "7", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "Zaranj" in r.stdout and "Kendall tau-b" in r.stdout and "hops from Kabul" in r.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["fall_days.parquet", "held.png", "manifest.json", "metrics.json"]
+    table = pq.read_table(out / "fall_days.parquet")
+    assert table.column_names == ["run_id", "seed", "province", "fell_on", "fall_how"]
+    assert str(table.schema.field("fell_on").type) == "date32[day]"
+    assert table.num_rows == 40 * 34
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in ("params", "seed", "start", "end", "git_commit", "packages", "chunk_seeds", "data_sha256"):
+        assert key in manifest, key
+    assert manifest["start"] == "2021-05-01" and manifest["end"] == "2021-09-06" and manifest["n_runs"] == 40
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["nulls"]) == {"road distance from Kabul", "hops from Kabul", "random order (mean)"}
+    assert len(metrics["capitals"]) == 34
+
+
+def test_same_seed_same_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert run_cli("--runs", "30", "--seed", "3", "--out", str(out), "--quiet").returncode == 0
+    assert pq.read_table(a / "fall_days.parquet").equals(pq.read_table(b / "fall_days.parquet"))
+
+
+def test_broken_data_file_fails_cleanly_and_writes_nothing(tmp_path, data_copy):
+    path = data_copy / "roads.csv"
+    path.write_text(path.read_text().replace("Kabul,Maidan Wardak", "Kabul,Maidan Wardakk", 1))
+    out = tmp_path / "results" / "baseline"
+    r = run_cli("--runs", "10", "--data", str(data_copy), "--out", str(out), "--quiet")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ")
+    assert "roads.csv, line 2, field 'to_province': 'Maidan Wardakk' is not one of" in r.stderr
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_bad_option_value():
+    r = run_cli("--runs", "0")
+    assert r.returncode == 2 and "--runs: must be at least 1" in r.stderr
+
+
+def test_params_command_lists_every_parameter():
+    from sim.params import Params
+
+    r = run_cli("params")
+    assert r.returncode == 0
+    for name in Params.names():
+        assert name in r.stdout
+
+
+def test_help_explains():
+    r = run_cli("--help")
+    assert r.returncode == 0 and "--runs" in r.stdout and "results/<name>/" in r.stdout

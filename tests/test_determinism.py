@@ -1,0 +1,47 @@
+"""Same seed, same result; different seed, different result; chunks independent of how many ran."""
+
+import numpy as np
+
+from sim.ensemble import chunk_seeds, run_chunk, run_ensemble
+from sim.model import TerritoryModel, run_models
+from sim.params import Params
+
+
+def test_same_seed_identical_different_seed_differs(world):
+    a = run_ensemble(Params(), 300, seed=11, world=world)
+    b = run_ensemble(Params(), 300, seed=11, world=world)
+    c = run_ensemble(Params(), 300, seed=12, world=world)
+    for name in ("fall_day", "fall_how", "held_count", "district_share", "run_seed"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert not np.array_equal(a.fall_day, c.fall_day)
+
+
+def test_chunks_do_not_depend_on_how_many_runs(world):
+    small = run_ensemble(Params(), 250, seed=5, world=world, chunk_size=100)
+    big = run_ensemble(Params(), 700, seed=5, world=world, chunk_size=100)
+    assert np.array_equal(small.fall_day[:200], big.fall_day[:200])  # the two full chunks they share
+    assert np.array_equal(small.run_seed, big.run_seed[:250])
+
+
+def test_a_chunk_is_reproduced_from_its_stored_seed(world):
+    r = run_ensemble(Params(), 30, seed=3, world=world, chunk_size=10)
+    fd, *_ = run_chunk(world, Params(), 10, int(r.run_seed[10]), r.start_day, r.end_day)
+    assert np.array_equal(fd, r.fall_day[10:20])
+
+
+def test_mesa_model_and_ensemble_are_the_same_run(world):
+    seed = int(chunk_seeds(99, 1, 1)[0])
+    m = TerritoryModel(seed=seed, world=world)
+    m.run()
+    fd, how, held, share = run_chunk(world, Params(), 1, seed, m.start_day, m.end_day)
+    assert np.array_equal(m.fall_days(), fd[0])
+    frame = m.datacollector.get_model_vars_dataframe()
+    assert np.array_equal(frame["capitals_held"].to_numpy(), held[0])
+    assert np.allclose(frame["district_share"].to_numpy(), share[0], atol=1e-6)
+
+
+def test_mesa_engine_equals_ensemble_with_chunks_of_one(world):
+    a = run_models(Params(), 12, seed=4, world=world)
+    b = run_ensemble(Params(), 12, seed=4, world=world, chunk_size=1)
+    assert np.array_equal(a.fall_day, b.fall_day)
+    assert np.array_equal(a.run_seed, b.run_seed)

@@ -1,0 +1,147 @@
+"""Invariants of the rules, each mechanism's switch, and hand-built cases for supply and air support."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from sim import rules
+from sim.data import load_record
+from sim.ensemble import observed_fall_days, run_chunk, run_ensemble
+from sim.params import Params
+from sim.rules import NOT_FALLEN, SEEDED, initial_state, make_drivers
+from sim.world import build_world, day_index
+
+
+def trace(world, params, n=200, seed=3, days=(0, 128)):
+    """Run day by day and keep every day's state, to check invariants along the way."""
+    d = make_drivers(world, params)
+    rng = np.random.default_rng(seed)
+    s = initial_state(world, params, d, n, days[0], observed_fall_days(world))
+    states = []
+    for day in range(days[0], days[1] + 1):
+        rules.advance_day(s, world, params, d, day, rng)
+        states.append(s.copy())
+    return states
+
+
+def test_invariants_hold_every_day(world):
+    states = trace(world, Params())
+    prev = None
+    for s in states:
+        for name in ("control", "garrison", "morale", "effort", "air_cover", "taliban"):
+            assert np.isfinite(getattr(s, name)).all(), name
+        assert ((s.control >= 0) & (s.control <= 1)).all()
+        assert ((s.morale >= 0) & (s.morale <= 1)).all()
+        assert ((s.air_cover >= 0) & (s.air_cover <= 1)).all()
+        assert (s.garrison >= 0).all()
+        assert np.array_equal(s.is_held, s.fall_day == NOT_FALLEN)
+        assert not (s.is_road_open & ~(s.is_held[:, world.edge_a] & s.is_held[:, world.edge_b])).any()
+        if prev is not None:
+            assert not (s.is_held & ~prev.is_held).any(), "a fallen capital never returns"
+            assert (s.control >= prev.control - 1e-12).all(), "district control only grows"
+            assert (s.taliban >= prev.taliban).all()
+            fallen_before = ~prev.is_held
+            assert np.array_equal(s.fall_day[fallen_before], prev.fall_day[fallen_before])
+        prev = s
+
+
+def test_held_curve_never_rises(world):
+    r = run_ensemble(Params(), 300, seed=1, world=world)
+    assert (np.diff(r.held_count.astype(int), axis=1) <= 0).all()
+    assert np.isfinite(r.district_share).all()
+
+
+@pytest.mark.parametrize("switch", [n for n, s in Params.spec().items() if s["group"] == "switches"])
+def test_each_mechanism_can_be_switched_off(world, switch):
+    on = run_ensemble(Params(), 300, seed=5, world=world)
+    off = run_ensemble(Params().replace(**{switch: False}), 300, seed=5, world=world)
+    assert np.isfinite(off.district_share).all()
+    assert not np.array_equal(on.fall_day, off.fall_day), f"turning {switch} off changed nothing"
+
+
+def test_no_capital_falls_without_sieges_surrenders_or_collapse(world):
+    p = Params().replace(siege_assault=False, morale_cascade=False, centre_collapse=False)
+    r = run_ensemble(p, 200, seed=2, world=world)
+    assert (r.fall_day == NOT_FALLEN).all()
+
+
+def test_no_capital_falls_before_the_campaign_gate(world):
+    r = run_ensemble(Params(), 500, seed=4, world=world)
+    gate = np.argmax(world.withdrawal_progress >= Params().campaign_gate_progress)
+    fallen = r.fall_day[r.fall_day != NOT_FALLEN]
+    assert fallen.min() >= gate
+
+
+def test_supply_follows_open_roads_through_held_capitals(world):
+    n = 1
+    idx = world.record.index
+    held = np.ones((n, world.n_provinces), bool)
+    open_ = np.ones((n, world.n_roads), bool)
+    assert rules.connected_to_kabul(world, held, open_, world.kabul).all()
+    # Panjshir hangs off Charikar only: losing Parwan's capital cuts it off, and nothing else.
+    held[0, idx["Parwan"]] = False
+    reach = rules.connected_to_kabul(world, held, open_, world.kabul)[0]
+    assert not reach[idx["Panjshir"]] and not reach[idx["Parwan"]]
+    assert reach[idx["Balkh"]]  # still reachable the long way round through Bamyan and the west
+    # Cutting the one road to Zaranj isolates Nimruz.
+    held[0, idx["Parwan"]] = True
+    zaranj = [e for e, l in enumerate(world.link_ids) if "zaranj" in l]
+    open_[0, zaranj] = False
+    reach = rules.connected_to_kabul(world, held, open_, world.kabul)[0]
+    assert not reach[idx["Nimruz"]] and reach.sum() == world.n_provinces - 1
+
+
+def test_air_support_goes_to_the_most_threatened_first(world):
+    p = Params()
+    d = make_drivers(world, p)
+    s = initial_state(world, p, d, 1)
+    s.is_besieged[:] = False
+    s.is_besieged[0, :4] = True
+    s.effort[0, :4] = [1000.0, 4000.0, 2000.0, 3000.0]
+    s.garrison[0, :4] = 1000.0
+    p2 = p.replace(strikes_per_capital=d.air_capacity[100] / 2.5)  # room for 2.5 capitals
+    rules.allocate_air_support(s, world, p2, d, 100)
+    assert np.allclose(s.air_cover[0, :4], [0.0, 1.0, 0.5, 1.0])
+    assert (s.air_cover[0, 4:] == 0).all()
+
+
+def test_air_capacity_follows_the_withdrawal(world):
+    d = make_drivers(world, Params())
+    bagram = day_index(dt.date(2021, 7, 2))
+    end = day_index(dt.date(2021, 8, 31))
+    assert d.air_capacity[0] > d.air_capacity[bagram] > d.air_capacity[end + 1] > 0
+    assert (np.diff(d.air_capacity) <= 1e-12).all()
+    assert (make_drivers(world, Params(air_support=False)).air_capacity == 0).all()
+
+
+def test_seeding_from_a_later_date_marks_fallen_capitals(world):
+    start = day_index(dt.date(2021, 8, 12))
+    obs = observed_fall_days(world)
+    fd, how, held, _ = run_chunk(world, Params(), 50, 9, start, day_index(dt.date(2021, 9, 6)))
+    before = obs < start
+    assert before.sum() == 9  # Zaranj ... Faizabad
+    assert (fd[:, before] == obs[before]).all() and (how[:, before] == SEEDED).all()
+    assert (held[:, 0] <= 34 - 9).all()
+
+
+def test_the_model_never_reads_observed_fall_dates(tmp_path, world):
+    """Scrambling every observed fall date leaves a 1 May run unchanged: the dates only seed later starts."""
+    import shutil
+
+    from sim.data import DATA_DIR
+
+    d = tmp_path / "data"
+    shutil.copytree(DATA_DIR, d)
+    lines = (d / "provinces.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    col = header.split(",").index("fell_on")
+    dates = [r.split(",")[col] for r in rows]
+    rotated = dates[7:] + dates[:7]
+    rows = [",".join(r.split(",")[:col] + [x] + r.split(",")[col + 1:]) for r, x in zip(rows, rotated)]
+    (d / "provinces.csv").write_text("\n".join([header] + rows) + "\n")
+    scrambled = build_world(load_record(d))
+    assert not np.array_equal(observed_fall_days(scrambled), observed_fall_days(world))
+    a = run_ensemble(Params(), 200, seed=8, world=world)
+    b = run_ensemble(Params(), 200, seed=8, world=scrambled)
+    assert np.array_equal(a.fall_day, b.fall_day)
