@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
@@ -78,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     base = sub.add_parser("baseline", help="run the baseline (the default when no command is given)",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(base)
-    sub.add_parser("params", help="list every model parameter: unit, default, bounds and where it comes from")
+    par = sub.add_parser("params", help="list every model parameter: unit, default, bounds and where it comes from")
+    par.add_argument("--markdown", action="store_true", help="print the table in Markdown (as in docs/ODD.md)")
     return parser
 
 
@@ -129,9 +131,9 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_params(args) -> int:
-    from sim.report import params_table
+    from sim.report import params_markdown, params_table
 
-    print(params_table())
+    print(params_markdown() if args.markdown else params_table())
     return 0
 
 
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written to results/", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -94,19 +94,19 @@ class Params:
         "DIA via Lead IG (FDD 19 May 2021): Pul-i-Khumri, Kunduz, Kandahar, Lashkar Gah and Tarin Kot 'surrounded' "
         "in Feb 2021; the share itself is an assumption", "rural")
     rural_rate: float = knob(
-        0.12, "1/day", 0.0, 0.5,
+        0.15, "1/day", 0.0, 0.5,
         "scale of the district hazard; the LWJ series (73 -> 106 -> 204 -> 224 districts) is its target; default from the aggregate-timing search (tools/tune_timing.py)", "rural")
     rural_neighbour_boost: float = knob(
         1.0, "dimensionless", 0.0, 5.0,
         "STRATEGY.md s1: districts fall faster next to Taliban-held ground; the size is an assumption", "rural")
     rural_morale_exponent: float = knob(
-        2.5, "dimensionless", 0.0, 5.0,
+        3.2, "dimensionless", 0.0, 5.0,
         "STRATEGY.md s4: districts fell through negotiated surrenders of low-morale posts (NYT 27 May 2021); "
         "district hazard ~ (1 - morale)^exponent, an assumption; default from the aggregate-timing search (tools/tune_timing.py)", "rural")
 
     # ---- mechanism 2: road interdiction ---------------------------------------------------------------------------
     road_cut_rate: float = knob(
-        0.004, "1/day per 100 km", 0.0, 0.2,
+        0.011, "1/day per 100 km", 0.0, 0.2,
         "assumption: daily chance a link is cut when the country at both ends is Taliban-held, per 100 km of road; default from the aggregate-timing search (tools/tune_timing.py)",
         "roads")
     poor_road_cut_multiplier: float = knob(
@@ -121,7 +121,7 @@ class Params:
         0.01, "1/day", 0.0, 0.1,
         "assumption: an isolated garrison loses 1 %/day of its strength (no resupply, no reinforcement)", "supply")
     isolation_morale_rate: float = knob(
-        0.0095, "morale/day", 0.0, 0.1,
+        0.002, "morale/day", 0.0, 0.1,
         "assumption; SIGAR names isolation and failed resupply among the causes of the collapse; default from the aggregate-timing search (tools/tune_timing.py)", "supply")
 
     # ---- mechanism 4: air support ---------------------------------------------------------------------------------
@@ -183,19 +183,19 @@ class Params:
         0.05, "morale (0-1)", 0.0, 0.3,
         "PROVINCES.md: power brokers' militias (Atta Noor, Ismail Khan, Dostum); reported to carry little", "morale")
     withdrawal_morale_drop: float = knob(
-        0.29, "morale (0-1)", 0.0, 0.6,
+        0.26, "morale (0-1)", 0.0, 0.6,
         "SIGAR (May 2022): the withdrawal decision was 'the single most important factor' in the collapse; "
         "morale falls by this much as the withdrawal completes; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
-    siege_morale_rate: float = knob(0.0025, "morale/day", 0.0, 0.1, "assumption: a besieged garrison's morale erodes; default from the aggregate-timing search (tools/tune_timing.py)",
+    siege_morale_rate: float = knob(0.005, "morale/day", 0.0, 0.1, "assumption: a besieged garrison's morale erodes; default from the aggregate-timing search (tools/tune_timing.py)",
                                     "morale")
     cascade_national: float = knob(
-        0.0175, "morale per fall", 0.0, 0.1,
+        0.019, "morale per fall", 0.0, 0.1,
         "STRATEGY.md s5: the corps collapses demoralised forces nationally (AP 14 Aug, AAN 14 Aug); default from the aggregate-timing search (tools/tune_timing.py)", "morale")
     cascade_neighbour: float = knob(
-        0.1, "morale per fall", 0.0, 0.3,
+        0.09, "morale per fall", 0.0, 0.3,
         "assumption: a fall next door (road neighbour) hits harder than a fall far away; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
     surrender_threshold: float = knob(
-        0.17, "morale (0-1)", 0.0, 0.8,
+        0.16, "morale (0-1)", 0.0, 0.8,
         "capitals.csv: 13 of 34 capitals surrendered and 6 were negotiated: below this morale a besieged or isolated "
         "garrison gives up; default from the aggregate-timing search (tools/tune_timing.py)",
         "morale")
@@ -204,7 +204,7 @@ class Params:
         "assumption: a garrison with this share of its neighbouring capitals fallen counts as pressed (encircled) "
         "even if not besieged: how Kabul, with all its approaches lost, gave up on 15 Aug", "morale")
     surrender_rate: float = knob(
-        0.33, "1/day", 0.0, 1.0, "daily chance a pressed garrison below the threshold gives up; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
+        0.27, "1/day", 0.0, 1.0, "daily chance a pressed garrison below the threshold gives up; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
 
     # ---- mechanism 7: prison breaks -------------------------------------------------------------------------------
     prisoners_per_capital: float = knob(

@@ -99,5 +99,16 @@ def params_table() -> str:
     return "\n".join(lines).lstrip("\n")
 
 
+def params_markdown() -> str:
+    """The parameter table of docs/ODD.md, generated from Params so the two cannot drift apart."""
+    lines = ["| parameter | default | unit | bounds | source or reason |", "|---|---|---|---|---|"]
+    for name, s in Params.spec().items():
+        bounds = "on/off" if s["lo"] is None else f"{s['lo']:g} - {s['hi']:g}"
+        default = str(s["default"]).lower() if isinstance(s["default"], bool) else f"{s['default']:g}"
+        unit = "" if s["unit"] == "on/off" else s["unit"]
+        lines.append(f"| `{name}` | {default} | {unit} | {bounds} | {s['source'].replace('|', '/')} |")
+    return "\n".join(lines)
+
+
 def fmt_seconds(x: float) -> str:
     return f"{x:.1f} s" if x < 120 else f"{math.floor(x / 60)} min {x % 60:.0f} s"
