@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, DataError, ParamsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. --out names a file, or the disk is full: nothing was moved into place
+        print(f"error: cannot write the results: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was written to results/", file=sys.stderr)
         return 130
