@@ -50,21 +50,25 @@ def positive_int(text: str) -> int:
     return v
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", type=positive_int, default=BASELINE["runs"],
+def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> None:
+    """The run options, accepted before or after the command name. On a subcommand their defaults are
+    suppressed, so `run.py --runs 5 baseline` keeps the 5 (argparse would otherwise reset it)."""
+    default = (lambda v: argparse.SUPPRESS) if on_subcommand else (lambda v: v)  # noqa: E731
+    p.add_argument("--runs", type=positive_int, default=default(BASELINE["runs"]), metavar="N",
                    help=f"number of replicate runs (default {BASELINE['runs']})")
-    p.add_argument("--seed", type=int, default=BASELINE["seed"],
+    p.add_argument("--seed", type=int, default=default(BASELINE["seed"]), metavar="S",
                    help=f"root seed; the same seed gives the same results (default {BASELINE['seed']})")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+    p.add_argument("--out", type=Path, default=default(None), metavar="DIR",
                    help="folder to write the results to (default results/baseline)")
-    p.add_argument("--engine", choices=("ensemble", "mesa"), default="ensemble",
+    p.add_argument("--engine", choices=("ensemble", "mesa"), default=default("ensemble"),
                    help="'ensemble' advances all runs at once (fast); 'mesa' runs one Mesa model after another "
                         "(the object view, about 20 ms a run). Same rules, same seeds per run with --chunk-size 1")
-    p.add_argument("--chunk-size", type=positive_int, default=None, metavar="N",
+    p.add_argument("--chunk-size", type=positive_int, default=default(None), metavar="N",
                    help="replicates sharing one random stream in the ensemble path (default 1000)")
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+    p.add_argument("--data", type=Path, default=default(None), metavar="DIR",
                    help="read the data files from DIR instead of data/ (for example an alternative coding)")
-    p.add_argument("--quiet", action="store_true", help="print only the tables, no progress bar")
+    p.add_argument("--quiet", action="store_true", default=default(False),
+                   help="print only the tables, no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     base = sub.add_parser("baseline", help="run the baseline (the default when no command is given)",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_options(base)
+    add_run_options(base, on_subcommand=True)
     par = sub.add_parser("params", help="list every model parameter: unit, default, bounds and where it comes from")
     par.add_argument("--markdown", action="store_true", help="print the table in Markdown (as in docs/ODD.md)")
     return parser

@@ -78,7 +78,7 @@ class TerritoryModel(mesa.Model):
                                    observed_fall_days(self.world))
 
         self.grid = road_network(self.world, self.random)
-        self.provinces = [ProvinceAgent(self, i, self.grid._cells[name]) for i, name in enumerate(self.world.names)]
+        self.provinces = [ProvinceAgent(self, i, self.grid[name]) for i, name in enumerate(self.world.names)]
         self.garrisons = [GarrisonAgent(self, p) for p in self.provinces]
         self.roads = [RoadLinkAgent(self, e, (self.provinces[a], self.provinces[b]))
                       for e, (a, b) in enumerate(zip(self.world.edge_a, self.world.edge_b))]

@@ -185,7 +185,7 @@ def allocate_air_support(s: State, world: World, p: Params, d: Drivers, day: int
         s.air_cover[:] = 0.0
         return
     n_covered = d.air_capacity[day] / p.strikes_per_capital  # capitals that can be fully covered today
-    t = threat(s, p)
+    t = threat(s, p)  # sieges as they stood at dawn: the air force plans on what it knew then
     rank = np.argsort(np.argsort(-t, axis=1, kind="stable"), axis=1, kind="stable")  # 0 = most threatened
     s.air_cover = np.where(t > 0, np.clip(n_covered - rank, 0.0, 1.0), 0.0)
 
@@ -288,7 +288,8 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
 
     # Giving up needs someone to give up to: a besieged, cut-off or encircled garrison, once capitals are taken.
     fallen_next_door = ((~s.is_held).astype(float) @ world.adjacency) / world.degree
-    pressed = s.is_besieged | ~s.is_supplied | (fallen_next_door >= p.encircled_share)
+    cut_off = ~s.is_supplied if p.supply_isolation else False
+    pressed = s.is_besieged | cut_off | (fallen_next_door >= p.encircled_share)
     gives_up = (s.morale < p.surrender_threshold) & pressed & campaign_open & p.morale_cascade
     p_give_up = np.where(gives_up & ~holdout, p.surrender_rate, 0.0)
     p_give_up = np.where(centre_fallen & ~holdout, np.maximum(p_give_up, p.post_kabul_surrender_rate), p_give_up)

@@ -67,3 +67,11 @@ def test_params_command_lists_every_parameter():
 def test_help_explains():
     r = run_cli("--help")
     assert r.returncode == 0 and "--runs" in r.stdout and "results/<name>/" in r.stdout
+
+
+def test_options_before_or_after_the_command():
+    import run
+
+    assert run.build_parser().parse_args(["--runs", "5", "baseline"]).runs == 5
+    assert run.build_parser().parse_args(["baseline", "--runs", "7"]).runs == 7
+    assert run.build_parser().parse_args(["baseline"]).runs == run.BASELINE["runs"]

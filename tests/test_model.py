@@ -13,8 +13,8 @@ from sim.params import Params
 
 def test_space_and_agents(world):
     m = TerritoryModel(seed=1, world=world)
-    assert len(m.grid._cells) == 34
-    kabul = m.grid._cells["Kabul"]
+    assert len(m.grid.all_cells) == 34
+    kabul = m.grid["Kabul"]
     assert {c.coordinate for c in kabul.neighborhood} == {"Maidan Wardak", "Parwan", "Nangarhar", "Logar", "Bamyan"}
     types = {type(a) for a in m.agents}
     assert types == {ProvinceAgent, GarrisonAgent, RoadLinkAgent, AirSupportAgent, TalibanForceAgent}
