@@ -2,6 +2,7 @@
 """Command line of the Afghanistan 2021 territorial-control model: parse the arguments and dispatch.
 
     python run.py                 run the baseline (1 May - 6 Sep 2021) and compare it with what happened
+    python run.py bench           benchmark: runs per second (Mesa model, ensemble) and peak memory
     python run.py params          list every model parameter with its unit, default, bounds and source
     python run.py --help          this help; `python run.py COMMAND --help` for a command's options
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -83,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     base = sub.add_parser("baseline", help="run the baseline (the default when no command is given)",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(base, on_subcommand=True)
+    bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
+                           description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
+                                       "after another, the ensemble at N = 1, 100 and 10,000, the peak memory of "
+                                       "100,000 ensemble runs and the memory growth over 5,000 Mesa models.")
+    bench.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per figure (default 5)")
+    bench.add_argument("--quick", action="store_true",
+                       help="fewer models and runs (a smoke test; the figures are then not the targets' measures)")
     par = sub.add_parser("params", help="list every model parameter: unit, default, bounds and where it comes from")
     par.add_argument("--markdown", action="store_true", help="print the table in Markdown (as in docs/ODD.md)")
     return parser
@@ -134,6 +144,26 @@ def cmd_baseline(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from sim.bench import ONE_THREAD
+
+    if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
+        # Pin BLAS/OpenMP to one thread before numpy loads: re-run this command in a child with that set.
+        child = subprocess.run([sys.executable, *sys.argv], env={**os.environ, **ONE_THREAD})
+        return child.returncode
+    from sim.bench import format_table, run_benchmark
+    from sim.store import write_json
+
+    sizes = dict(mesa_models=10, memory_runs=10_000, mesa_memory_models=200) if args.quick else {}
+    result = run_benchmark(repeats=args.repeats, progress=lambda msg: print(msg, file=sys.stderr), **sizes)
+    print(format_table(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.json, result)
+        print(f"\nfigures written to {args.json}")
+    return 0
+
+
 def cmd_params(args) -> int:
     from sim.report import params_markdown, params_table
 
@@ -141,7 +171,7 @@ def cmd_params(args) -> int:
     return 0
 
 
-COMMANDS = {None: cmd_baseline, "baseline": cmd_baseline, "params": cmd_params}
+COMMANDS = {None: cmd_baseline, "baseline": cmd_baseline, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,196 @@
+"""The benchmark: runs per second of the Mesa model and of the ensemble path, and peak memory.
+
+Timing follows Mesa's own benchmarks (benchmarks/global_benchmark.py): garbage collection stays enabled while
+timing, every measurement starts from a collected heap, and the first call of each kind is a warm-up that is not
+counted. Each figure is the median of several repeats. The baseline is timed: 2021-05-01 to 2021-09-06, default
+parameters (every mechanism on). Memory is measured in fresh child processes, so one figure does not inherit
+the heap of another. Everything runs on one core: the child processes pin BLAS and OpenMP to one thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+REPO = Path(__file__).resolve().parent.parent
+
+# Targets of the speed issue, printed beside the measurements.
+TARGETS = {
+    "mesa_runs_per_s": 50.0,
+    "ensemble_runs_per_s": 5000.0,
+    "ensemble_peak_rss_mb": 1024.0,
+    "mesa_memory_growth_mb": 50.0,
+}
+
+
+def _median_rate(fn, runs_per_call: int, repeats: int) -> tuple[float, list[float]]:
+    fn()  # warm-up
+    seconds = []
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - t0)
+    return runs_per_call / statistics.median(seconds), seconds
+
+
+def time_mesa(n_models: int, repeats: int) -> dict:
+    from .model import TerritoryModel
+    from .world import default_world
+
+    world = default_world()
+
+    def batch():
+        for seed in range(n_models):
+            TerritoryModel(seed=seed, world=world).run()
+
+    rate, seconds = _median_rate(batch, n_models, repeats)
+    return {"runs_per_s": rate, "ms_per_run": 1000.0 / rate, "repeats_s": seconds, "models_per_repeat": n_models}
+
+
+def time_ensemble(n: int, repeats: int, calls: int = 1) -> dict:
+    from .ensemble import run_ensemble
+    from .params import Params
+    from .world import default_world
+
+    world, params = default_world(), Params()
+
+    def batch():
+        for k in range(calls):
+            run_ensemble(params, n, seed=k, world=world)
+
+    rate, seconds = _median_rate(batch, n * calls, repeats)
+    return {"runs_per_s": rate, "repeats_s": seconds, "n": n, "calls_per_repeat": calls}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def memory_job(kind: str, n: int) -> dict:
+    """Run in a fresh process: the peak RSS of n ensemble runs, or the growth of n Mesa models run in turn."""
+    if kind == "ensemble":
+        from .ensemble import run_ensemble
+
+        before = _peak_rss_mb()
+        t0 = time.perf_counter()
+        r = run_ensemble(n_runs=n, seed=1)
+        assert r.n_runs == n
+        return {"peak_rss_mb": _peak_rss_mb(), "peak_rss_before_mb": before, "seconds": time.perf_counter() - t0}
+    from .model import TerritoryModel
+    from .world import default_world
+
+    world = default_world()
+    for seed in range(20):  # warm-up: imports, caches, first allocations
+        TerritoryModel(seed=seed, world=world).run()
+    gc.collect()
+    start = _current_rss_mb()
+    t0 = time.perf_counter()
+    for seed in range(n):
+        TerritoryModel(seed=seed, world=world).run()
+    gc.collect()
+    return {"growth_mb": _current_rss_mb() - start, "rss_start_mb": start, "seconds": time.perf_counter() - t0}
+
+
+def _child(kind: str, n: int) -> dict:
+    env = {**os.environ, **ONE_THREAD}
+    out = subprocess.run([sys.executable, "-m", "sim.bench", kind, str(n)], cwd=REPO, env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 100_000,
+                  mesa_memory_models: int = 5000, progress=print) -> dict:
+    """Every figure of the speed issue. Call in a process started with ONE_THREAD set (see main)."""
+    import mesa
+    import numpy
+
+    progress(f"Mesa model: {mesa_models} runs x {repeats} repeats ...")
+    m = time_mesa(mesa_models, repeats)
+    ens = {}
+    for n, calls in ((1, 50), (100, 5), (10_000, 1)):
+        progress(f"ensemble, N = {n:,}: {calls} call(s) x {repeats} repeats ...")
+        ens[n] = time_ensemble(n, repeats, calls)
+    progress(f"peak memory of {memory_runs:,} ensemble runs (fresh process) ...")
+    mem = _child("ensemble", memory_runs)
+    progress(f"memory growth over {mesa_memory_models:,} Mesa models in one process (fresh process) ...")
+    growth = _child("mesa", mesa_memory_models)
+    return {
+        "mesa_runs_per_s": m["runs_per_s"],
+        "mesa_ms_per_run": m["ms_per_run"],
+        "ensemble_runs_per_s": ens[10_000]["runs_per_s"],
+        "ensemble_runs_per_s_n1": ens[1]["runs_per_s"],
+        "ensemble_runs_per_s_n100": ens[100]["runs_per_s"],
+        "ensemble_runs_per_s_n10000": ens[10_000]["runs_per_s"],
+        "ensemble_over_mesa": ens[10_000]["runs_per_s"] / m["runs_per_s"],
+        "ensemble_peak_rss_mb": mem["peak_rss_mb"],
+        "ensemble_memory_runs": memory_runs,
+        "ensemble_memory_seconds": mem["seconds"],
+        "mesa_memory_growth_mb": growth["growth_mb"],
+        "mesa_memory_models": mesa_memory_models,
+        "repeats": repeats,
+        "python": platform.python_version(),
+        "mesa": mesa.__version__,
+        "numpy": numpy.__version__,
+        "machine": machine(),
+        "details": {"mesa": m, "ensemble": {str(k): v for k, v in ens.items()}, "memory": mem, "growth": growth},
+    }
+
+
+def format_table(r: dict) -> str:
+    t = TARGETS
+    ok = lambda good: "yes" if good else "NO"  # noqa: E731
+    rows = [
+        ("Mesa model, one run after another", f"{r['mesa_runs_per_s']:,.0f} runs/s ({r['mesa_ms_per_run']:.1f} ms/run)",
+         f">= {t['mesa_runs_per_s']:.0f} runs/s", ok(r["mesa_runs_per_s"] >= t["mesa_runs_per_s"])),
+        ("ensemble, N = 1", f"{r['ensemble_runs_per_s_n1']:,.0f} runs/s", "", ""),
+        ("ensemble, N = 100", f"{r['ensemble_runs_per_s_n100']:,.0f} runs/s", "", ""),
+        ("ensemble, N = 10,000", f"{r['ensemble_runs_per_s_n10000']:,.0f} runs/s",
+         f">= {t['ensemble_runs_per_s']:,.0f} runs/s", ok(r["ensemble_runs_per_s"] >= t["ensemble_runs_per_s"])),
+        ("ensemble / Mesa (N = 10,000)", f"{r['ensemble_over_mesa']:,.0f} x", "", ""),
+        (f"peak RSS, {r['ensemble_memory_runs']:,} ensemble runs", f"{r['ensemble_peak_rss_mb']:,.0f} MB",
+         f"< {t['ensemble_peak_rss_mb']:,.0f} MB", ok(r["ensemble_peak_rss_mb"] < t["ensemble_peak_rss_mb"])),
+        (f"memory growth, {r['mesa_memory_models']:,} Mesa models", f"{r['mesa_memory_growth_mb']:+.1f} MB",
+         f"< {t['mesa_memory_growth_mb']:.0f} MB", ok(r["mesa_memory_growth_mb"] < t["mesa_memory_growth_mb"])),
+    ]
+    w = [max(len(row[k]) for row in rows) for k in range(4)]
+    head = ("measure", "measured", "target", "met")
+    w = [max(a, len(b)) for a, b in zip(w, head)]
+    line = lambda cells: "  ".join(c.ljust(n) for c, n in zip(cells, w)).rstrip()  # noqa: E731
+    out = [line(head), line(["-" * n for n in w])] + [line(row) for row in rows]
+    mc = r["machine"]
+    out.append(f"\nmedian of {r['repeats']} repeats after a warm-up, GC enabled as in Mesa's benchmarks, one thread; "
+               f"Python {r['python']}, Mesa {r['mesa']}, numpy {r['numpy']}; {mc['cpu']}, {mc['cores']} cores")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # the child process of memory_job
+    print(json.dumps(memory_job(sys.argv[1], int(sys.argv[2]))))
