@@ -70,10 +70,10 @@ def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: 
     n_days = end_day - start_day + 1
     held = np.empty((n, n_days), dtype=np.int16)
     share = np.empty((n, n_days), dtype=np.float32)
-    weights = world.n_districts / world.n_districts.sum()
+    weights = (world.n_districts / world.n_districts.sum()).astype(np.float32)
     for k, day in enumerate(range(start_day, end_day + 1)):
         advance_day(s, world, params, drivers, day, rng)
-        held[:, k] = s.is_held.sum(axis=1)
+        held[:, k] = np.count_nonzero(s.is_held, axis=1)
         share[:, k] = s.control @ weights
         if on_day is not None:
             on_day()

@@ -17,6 +17,11 @@ The order of one day (`advance_day`) is:
 
 The model never reads observed fall dates. `initial_state` takes them only to seed capitals that had already
 fallen before a run's start date.
+
+Speed: this is the hot path of every sweep, so state is float32 (half the memory traffic of float64, and more
+than enough for shares and troop counts), work that cannot change anything is skipped (no fall is possible
+before the campaign gate; the supply search runs only in replicates where a change can alter it), and
+expressions are written to avoid needless temporaries. Each such shortcut is commented where it is taken.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import numpy as np
 
 from .params import Params
 from .world import World
+
+F = np.float32  # dtype of every real-valued (N, ...) array
 
 # How a capital fell; codes stored in State.fall_how.
 HELD, FIGHTING, NEGOTIATED, SURRENDER, SEEDED = 0, 1, 2, 3, 4
@@ -50,9 +57,10 @@ class State:
     is_besieged: np.ndarray
     is_supplied: np.ndarray  # open path to Kabul through government-held capitals
     is_road_open: np.ndarray  # (N, E)
+    ends_held: np.ndarray  # (N, E) both capitals of the link are government-held (kept up to date by the falls)
     taliban: np.ndarray  # (N,) Taliban fighters nationally
     kabul_fell_day: np.ndarray  # (N,) day Kabul fell, NOT_FALLEN while it holds
-    supply_dirty: np.ndarray  # (N,) roads or capitals changed since supply was last computed
+    supply_dirty: np.ndarray  # (N,) a change since the last supply search may have altered who is supplied
 
     @property
     def n(self) -> int:
@@ -70,6 +78,8 @@ class Drivers:
     morale0: np.ndarray  # (P,)
     control0: np.ndarray  # (P,)
     attractiveness: np.ndarray  # (P,) static log-attractiveness of each province as a target
+    target_weight: np.ndarray  # (P,) districts x exp(attractiveness): the static part of the targeting weight
+    effort_scale: np.ndarray  # (P,) turns fighters into fighters per district relative to 1 May's even spread
     air_capacity: np.ndarray  # (days,) strikes available nationally per day
     morale_drop: np.ndarray  # (days,) morale lost to the withdrawal by each day
     is_campaign_open: np.ndarray  # (days,) the withdrawal is far enough along for capitals to be taken
@@ -95,6 +105,7 @@ def make_drivers(world: World, p: Params) -> Drivers:
                       + p.target_crossing_weight * world.has_crossing
                       + p.target_east_weight * world.is_pakistan_east
                       + p.target_holdout_weight * world.is_holdout)
+    per_district0 = p.taliban_strength / world.n_districts.sum()
 
     # Air capacity follows the withdrawal: AAF readiness falls with the contractors, US support steps down at the
     # Bagram handover and ends with the mission.
@@ -106,14 +117,16 @@ def make_drivers(world: World, p: Params) -> Drivers:
 
     road_cut_hazard = p.road_cut_rate * world.km / 100.0 * np.where(world.is_poor, p.poor_road_cut_multiplier, 1.0)
     return Drivers(
-        garrison0=garrison0,
-        morale0=morale0,
-        control0=control0,
+        garrison0=garrison0.astype(F),
+        morale0=morale0.astype(F),
+        control0=control0.astype(F),
         attractiveness=attractiveness,
+        target_weight=(world.n_districts * np.exp(attractiveness)).astype(F),
+        effort_scale=(1.0 / (world.n_districts * per_district0)).astype(F),
         air_capacity=air_capacity,
         morale_drop=p.withdrawal_morale_drop * world.withdrawal_progress,
         is_campaign_open=world.withdrawal_progress >= p.campaign_gate_progress,
-        road_cut_hazard=road_cut_hazard,
+        road_cut_hazard=road_cut_hazard.astype(F),
     )
 
 
@@ -125,23 +138,25 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
     start_day are used: they start Taliban-held. This is the only place observed fall dates enter a run.
     """
     n_p, n_e = world.n_provinces, world.n_roads
-    full = lambda v, shape=(n, n_p), dtype=float: np.full(shape, v, dtype=dtype)  # noqa: E731
+    tile = lambda row: np.broadcast_to(np.asarray(row, dtype=F), (n, n_p)).copy()  # noqa: E731
+    # Morale on the morning of start_day carries the withdrawal's toll up to the day before.
+    morale_start = drivers.morale0 - F(drivers.morale_drop[max(start_day - 1, 0)])
     s = State(
-        control=np.broadcast_to(drivers.control0, (n, n_p)).copy(),
-        is_held=full(True, dtype=bool),
-        fall_day=full(NOT_FALLEN, dtype=np.int16),
-        fall_how=full(HELD, dtype=np.int8),
-        garrison=np.broadcast_to(drivers.garrison0, (n, n_p)).copy(),
-        # Morale on the morning of start_day carries the withdrawal's toll up to the day before.
-        morale=np.broadcast_to(drivers.morale0 - drivers.morale_drop[max(start_day - 1, 0)], (n, n_p)).copy(),
-        effort=full(0.0),
-        air_cover=full(0.0),
-        is_besieged=full(False, dtype=bool),
-        is_supplied=full(True, dtype=bool),
-        is_road_open=full(True, (n, n_e), bool),
-        taliban=full(p.taliban_strength, (n,)),
-        kabul_fell_day=full(NOT_FALLEN, (n,), np.int16),
-        supply_dirty=full(True, (n,), bool),
+        control=tile(drivers.control0),
+        is_held=np.ones((n, n_p), dtype=bool),
+        fall_day=np.full((n, n_p), NOT_FALLEN, dtype=np.int16),
+        fall_how=np.full((n, n_p), HELD, dtype=np.int8),
+        garrison=tile(drivers.garrison0),
+        morale=tile(np.maximum(morale_start, 0.0)),
+        effort=np.zeros((n, n_p), dtype=F),
+        air_cover=np.zeros((n, n_p), dtype=F),
+        is_besieged=np.zeros((n, n_p), dtype=bool),
+        is_supplied=np.ones((n, n_p), dtype=bool),
+        is_road_open=np.ones((n, n_e), dtype=bool),
+        ends_held=np.ones((n, n_e), dtype=bool),
+        taliban=np.full(n, p.taliban_strength, dtype=F),
+        kabul_fell_day=np.full(n, NOT_FALLEN, dtype=np.int16),
+        supply_dirty=np.ones(n, dtype=bool),
     )
     if seed_fall_days is not None:
         fallen = (seed_fall_days != NOT_FALLEN) & (seed_fall_days < start_day)
@@ -162,56 +177,93 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
 def allocate_effort(s: State, world: World, p: Params, d: Drivers) -> None:
     """Targeting: Taliban fighters spread over the provinces whose capital the government still holds.
 
-    Each province's share is a softmax of a log-attractiveness: the static preferences (the non-Pashtun north,
-    border crossings, avoiding the Pakistan east and the 2001 hold-outs) plus momentum, the ground already held.
+    Each province's share is proportional to its districts (the ground to take) times exp of a
+    log-attractiveness: the static preferences (the non-Pashtun north, border crossings, avoiding the Pakistan
+    east, the 2001 hold-outs) plus momentum, the ground already held.
     """
-    logit = d.attractiveness + p.target_momentum_weight * s.control
-    # Effort scales with the ground to take (districts), tilted by attractiveness.
-    weight = np.where(s.is_held, world.n_districts * np.exp(logit), 0.0)
-    total = weight.sum(axis=1, keepdims=True)
-    np.divide(weight, np.where(total > 0, total, 1.0), out=weight)
-    s.effort = weight * s.taliban[:, None]
+    w = np.multiply(s.control, F(p.target_momentum_weight))
+    np.exp(w, out=w)
+    w *= d.target_weight
+    w *= s.is_held
+    total = w.sum(axis=1)
+    total[total == 0] = 1.0  # nothing left to take
+    np.multiply(w, (s.taliban / total)[:, None], out=s.effort)
 
 
 def threat(s: State, p: Params) -> np.ndarray:
-    """How threatened each held garrison is: attackers massing against it per defender (0 where not besieged)."""
-    besiegers = np.where(s.is_besieged, p.siege_force_share * s.effort, 0.0)
-    return np.where(s.is_held, besiegers / np.maximum(s.garrison, 1.0), 0.0)
+    """How threatened each garrison is: attackers massing against it per defender (0 where not besieged)."""
+    t = np.multiply(s.effort, F(p.siege_force_share))
+    t *= s.is_besieged  # besieged implies held
+    t /= np.maximum(s.garrison, F(1.0))
+    return t
 
 
 def allocate_air_support(s: State, world: World, p: Params, d: Drivers, day: int) -> None:
-    """Mechanism 4: the day's national strike capacity covers the most threatened garrisons first."""
+    """Mechanism 4: the day's national strike capacity covers the most threatened garrisons first: the
+    floor(capacity / strikes_per_capital) most threatened fully, the next one in part."""
+    s.air_cover.fill(0.0)
     if not p.air_support:
-        s.air_cover[:] = 0.0
         return
     n_covered = d.air_capacity[day] / p.strikes_per_capital  # capitals that can be fully covered today
-    t = threat(s, p)  # sieges as they stood at dawn: the air force plans on what it knew then
-    rank = np.argsort(np.argsort(-t, axis=1, kind="stable"), axis=1, kind="stable")  # 0 = most threatened
-    s.air_cover = np.where(t > 0, np.clip(n_covered - rank, 0.0, 1.0), 0.0)
+    whole, part = int(n_covered), F(n_covered - int(n_covered))
+    n_besieged = np.count_nonzero(s.is_besieged, axis=1)
+    # Where there are no more sieges than whole covers, every besieged garrison is covered: no ranking needed.
+    enough = (n_besieged <= whole) & (n_besieged > 0)
+    if enough.any():
+        s.air_cover[enough] = s.is_besieged[enough]
+    rows = np.flatnonzero(n_besieged > whole)
+    if rows.size == 0:
+        return
+    t = threat(s, p)[rows]  # sieges as they stood at dawn: the air force plans on what it knew then
+    # The whole-th and (whole + 1)-th largest threats, by a partial sort (ranks without a full argsort).
+    kth = [whole - 1, whole] if whole >= 1 else [0]
+    top = -np.partition(-t, kth, axis=1)
+    cover = np.zeros_like(t)
+    if whole >= 1:
+        cover[t >= top[:, whole - 1:whole]] = 1.0
+        edge = (t == top[:, whole:whole + 1]) & (cover == 0)
+    else:
+        edge = t == top[:, :1]
+    cover[edge] = part
+    cover[t <= 0] = 0.0
+    s.air_cover[rows] = cover
 
 
 def expand_rural_control(s: State, world: World, p: Params, d: Drivers, u: np.ndarray) -> None:
     """Mechanism 1: the share of districts under Taliban control grows, faster where fighters press, next to
-    Taliban-held ground, and where the defenders' morale is low."""
+    Taliban-held ground, and where the defenders' morale is low.
+
+    hazard = rural_rate x (fighters per district, relative to 1 May) x (1 + boost x neighbours' mean control)
+             x (1 - morale)^exponent; gain = (cap - control) x (1 - exp(-hazard)) x 2u, never above cap - control.
+    """
     if not p.rural_expansion:
         return
-    # Fighters per district, relative to the initial national average (1 = 1 May's even spread).
-    per_district0 = p.taliban_strength / world.n_districts.sum()
-    relative_effort = s.effort / world.n_districts / per_district0
-    neighbour_control = (s.control @ world.adjacency) / world.degree
-    weakness = np.clip(1.0 - s.morale, 0.0, 1.0) ** p.rural_morale_exponent
-    hazard = p.rural_rate * relative_effort * (1.0 + p.rural_neighbour_boost * neighbour_control) * weakness
-    # 2u has mean 1: the expected gain is (1 - control)(1 - exp(-hazard)); the spread stands in for districts.
-    cap = np.where(s.is_held, p.held_capital_control_cap, 1.0)
-    gain = np.maximum(cap - s.control, 0.0) * (1.0 - np.exp(-hazard)) * (2.0 * u)
-    s.control = np.minimum(s.control + gain, cap)
+    hazard = np.multiply(s.effort, d.effort_scale)
+    neighbours = s.control @ world.neighbour_mean
+    neighbours *= F(p.rural_neighbour_boost)
+    neighbours += F(1.0)
+    hazard *= neighbours
+    weakness = np.subtract(F(1.0), s.morale)
+    np.power(weakness, F(p.rural_morale_exponent), out=weakness)
+    hazard *= weakness
+    hazard *= F(-p.rural_rate)
+    np.expm1(hazard, out=hazard)  # now -(1 - exp(-h))
+    # While the capital holds, its own district and approaches stay contested: control saturates at the cap.
+    # A fallen province's control is 1, above the cap, so its room is 0.
+    room = np.subtract(F(p.held_capital_control_cap), s.control)
+    np.maximum(room, F(0.0), out=room)
+    gain = np.multiply(u, F(-2.0))  # 2u, with the sign that undoes expm1's
+    gain *= hazard
+    gain *= room
+    np.minimum(gain, room, out=gain)
+    s.control += gain
 
 
-def _close_roads_at_fallen_capitals(world: World, s: State) -> None:
-    ends_held = s.is_held[:, world.edge_a] & s.is_held[:, world.edge_b]
-    closing = s.is_road_open & ~ends_held
-    s.supply_dirty |= closing.any(axis=1)
-    s.is_road_open &= ends_held
+def _close_roads_at_fallen_capitals(world: World, s: State, rows: np.ndarray | slice = slice(None)) -> None:
+    """A link with a fallen capital at either end is closed to the government (for the given replicates)."""
+    held = s.is_held[rows]
+    s.ends_held[rows] = held[:, world.edge_a] & held[:, world.edge_b]
+    s.is_road_open[rows] &= s.ends_held[rows]
 
 
 def cut_roads(s: State, world: World, p: Params, d: Drivers, u: np.ndarray) -> None:
@@ -219,125 +271,172 @@ def cut_roads(s: State, world: World, p: Params, d: Drivers, u: np.ndarray) -> N
     ends and with its length (poor roads more); a cut link between two held capitals may be reopened."""
     if not p.road_interdiction:
         return
-    exposure = s.control[:, world.edge_a] * s.control[:, world.edge_b]
-    p_cut = 1.0 - np.exp(-d.road_cut_hazard * exposure)
-    ground = (1.0 - s.control[:, world.edge_a]) * (1.0 - s.control[:, world.edge_b])
-    p_reopen = p.road_reopen_rate * ground
-    ends_held = s.is_held[:, world.edge_a] & s.is_held[:, world.edge_b]
-    cut = s.is_road_open & (u < p_cut)
-    reopened = ~s.is_road_open & ends_held & (u < p_reopen)
+    ends = s.control[:, world.edge_ends]  # one gather for both ends: (N, 2E)
+    ca, cb = ends[:, :world.n_roads], ends[:, world.n_roads:]
+    exposure = ca * cb
+    exposure *= -d.road_cut_hazard
+    np.expm1(exposure, out=exposure)  # -(chance of a cut)
+    cut = s.is_road_open & (u < -exposure)
+    # Reopening: the government's share of the country at both ends.
+    np.subtract(F(1.0), ca, out=ca)
+    np.subtract(F(1.0), cb, out=cb)
+    ca *= cb
+    ca *= F(p.road_reopen_rate)
+    reopened = (u < ca) & s.ends_held & ~s.is_road_open
     changed = cut | reopened
-    s.is_road_open ^= changed
-    s.supply_dirty |= changed.any(axis=1)
+    rows = np.flatnonzero(changed.any(axis=1))
+    if rows.size == 0:
+        return
+    s.is_road_open[rows] ^= changed[rows]
+    # Only some changes can alter who is supplied: a cut between two supplied capitals (it may disconnect them)
+    # and a reopening with exactly one supplied end (it joins the other side). Cuts and reopenings elsewhere
+    # cannot, so those replicates keep their supply without a new search.
+    supplied = s.is_supplied[rows]
+    sa, sb = supplied[:, world.edge_a], supplied[:, world.edge_b]
+    matters = (cut[rows] & sa & sb) | (reopened[rows] & (sa ^ sb))
+    s.supply_dirty[rows] |= matters.any(axis=1)
 
 
 def connected_to_kabul(world: World, is_held: np.ndarray, is_road_open: np.ndarray, kabul: int) -> np.ndarray:
-    """(N, P) bool: the capital has a path of open links through government-held capitals to Kabul."""
-    usable = (is_road_open & is_held[:, world.edge_a] & is_held[:, world.edge_b]).astype(float)
-    reach = np.zeros(is_held.shape, dtype=bool)
-    reach[:, kabul] = is_held[:, kabul]
+    """(N, P) bool: the capital has a path of open links through government-held capitals to Kabul.
+
+    A breadth-first search on bitsets, vectorised over replicates: each replicate's set of reached capitals is
+    one 64-bit integer (34 capitals fit), each capital's usable neighbours another; a round ORs in the
+    neighbours of everything reached so far, until nothing changes.
+    """
+    n, n_p = is_held.shape
+    usable = is_road_open & is_held[:, world.edge_a] & is_held[:, world.edge_b]
+    # Neighbour bitsets by one product: sums of distinct powers of two below 2^53 are exact in float64.
+    neighbours = (usable.astype(np.float64) @ world.neighbour_bits).astype(np.uint64)
+    reach = np.zeros(n, dtype=np.uint64)
+    reach[is_held[:, kabul]] = np.uint64(1) << np.uint64(kabul)
     while True:
-        via_a = (reach[:, world.edge_a] * usable) @ world.incidence_b  # a reached -> b reachable
-        via_b = (reach[:, world.edge_b] * usable) @ world.incidence_a
-        new = reach | (via_a > 0) | (via_b > 0)
-        if (new == reach).all():
-            return reach
-        reach = new
+        inside = np.unpackbits(reach.view(np.uint8).reshape(n, 8), axis=1, count=n_p, bitorder="little")
+        grown = np.bitwise_or.reduce(neighbours * inside, axis=1)
+        grown |= reach
+        if np.array_equal(grown, reach):
+            return inside.astype(bool)
+        reach = grown
 
 
 def update_supply(s: State, world: World, p: Params) -> None:
-    """Mechanism 3: recompute who is cut off from Kabul (only in replicates where a road or capital changed);
-    isolated garrisons lose strength and morale every day."""
-    rows = np.flatnonzero(s.supply_dirty)
-    if rows.size:
+    """Mechanism 3: recompute who is cut off from Kabul (only in replicates where a change may have altered
+    it); isolated garrisons lose strength and morale every day."""
+    if s.supply_dirty.any():
+        # Once Kabul has fallen nothing is supplied: no search needed.
+        no_centre = s.supply_dirty & (s.kabul_fell_day != NOT_FALLEN)
+        if no_centre.any():
+            s.is_supplied[no_centre] = False
+            s.supply_dirty[no_centre] = False
+        rows = np.flatnonzero(s.supply_dirty)
         s.is_supplied[rows] = connected_to_kabul(world, s.is_held[rows], s.is_road_open[rows], world.kabul)
         s.supply_dirty[rows] = False
     if not p.supply_isolation:
         return
     isolated = s.is_held & ~s.is_supplied
-    s.garrison = np.where(isolated, s.garrison * (1.0 - p.isolation_attrition_rate), s.garrison)
-    s.morale = np.where(isolated, s.morale - p.isolation_morale_rate, s.morale)
+    if isolated.any():
+        s.garrison *= 1.0 - F(p.isolation_attrition_rate) * isolated
+        s.morale -= F(p.isolation_morale_rate) * isolated
 
 
-def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray) -> np.ndarray:
-    """Mechanisms 5, 6 and 8: decide which capitals fall today and how. Returns the (N, P) mask of new falls.
+def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray | None) -> np.ndarray | None:
+    """Mechanisms 5, 6 and 8: decide which capitals fall today and how. Returns the (N, P) mask of new falls,
+    or None before the campaign gate, when no capital can fall (then `u` may be None).
 
     One uniform per capital decides between competing risks: an assault succeeds with a chance rising with the
-    force ratio (attackers against strength x morale x air cover); a garrison whose morale is below the threshold
-    gives up (negotiated if besieged, a surrender otherwise); after Kabul falls, the rest give up quickly, except
-    the hold-outs of 2001, which only fall to assault.
+    force ratio (attackers against strength x morale x air cover); a pressed garrison whose morale is below the
+    threshold gives up (negotiated if besieged, a surrender otherwise); after Kabul falls, the rest give up
+    quickly, except the hold-outs of 2001, which only fall to assault.
     """
-    s.is_besieged = s.is_held & (s.control >= p.siege_threshold)
+    np.greater_equal(s.control, F(p.siege_threshold), out=s.is_besieged)
+    s.is_besieged &= s.is_held
     if p.morale_cascade:
-        s.morale = np.where(s.is_besieged, s.morale - p.siege_morale_rate, s.morale)
+        s.morale -= F(p.siege_morale_rate) * s.is_besieged
+    if not d.is_campaign_open[day]:
+        return None  # capitals are not taken before the gate, and Kabul cannot have fallen yet
 
-    campaign_open = d.is_campaign_open[day]
     p_assault = np.zeros_like(s.control)
-    if p.siege_assault and campaign_open:
-        attackers = p.siege_force_share * s.effort
-        defenders = np.maximum(s.garrison, 1.0) * (0.5 + np.clip(s.morale, 0.0, 1.0)) \
-            * (1.0 + p.air_defence_multiplier * s.air_cover)
-        ratio2 = (attackers / defenders) ** 2
-        p_assault = np.where(s.is_besieged, p.assault_rate * ratio2 / (ratio2 + p.assault_ratio_half**2), 0.0)
+    if p.siege_assault:
+        # Force ratio: fighters massed against the capital per effective defender (strength x morale x air).
+        defence = np.maximum(s.garrison, F(1.0))
+        defence *= F(0.5) + s.morale
+        defence *= F(1.0) + F(p.air_defence_multiplier) * s.air_cover
+        ratio2 = np.multiply(s.effort, F(p.siege_force_share))
+        ratio2 /= defence
+        ratio2 *= ratio2
+        p_assault = ratio2 / (ratio2 + F(p.assault_ratio_half ** 2))
+        p_assault *= F(p.assault_rate)
+        p_assault *= s.is_besieged
 
-    centre_fallen = (s.kabul_fell_day != NOT_FALLEN)[:, None] & p.centre_collapse
     holdout = world.is_holdout[None, :]
-    if centre_fallen.any():
+    centre_fallen = (s.kabul_fell_day != NOT_FALLEN)[:, None] if p.centre_collapse else None
+    if centre_fallen is not None and centre_fallen.any():
         # Hold-outs fight on: every fighter is free to go there, but their valleys are hard to take.
-        p_assault = np.where(centre_fallen & holdout, p_assault * p.holdout_assault_factor, p_assault)
+        p_assault = np.where(centre_fallen & holdout, p_assault * F(p.holdout_assault_factor), p_assault)
 
-    # Giving up needs someone to give up to: a besieged, cut-off or encircled garrison, once capitals are taken.
-    fallen_next_door = ((~s.is_held).astype(float) @ world.adjacency) / world.degree
-    cut_off = ~s.is_supplied if p.supply_isolation else False
-    pressed = s.is_besieged | cut_off | (fallen_next_door >= p.encircled_share)
-    gives_up = (s.morale < p.surrender_threshold) & pressed & campaign_open & p.morale_cascade
-    p_give_up = np.where(gives_up & ~holdout, p.surrender_rate, 0.0)
-    p_give_up = np.where(centre_fallen & ~holdout, np.maximum(p_give_up, p.post_kabul_surrender_rate), p_give_up)
-    p_give_up = np.where(s.is_held, p_give_up, 0.0)
+    p_give_up = np.zeros_like(s.control)
+    if p.morale_cascade:
+        # Giving up needs someone to give up to: a besieged, cut-off or encircled garrison.
+        fallen_next_door = (~s.is_held).astype(F) @ world.neighbour_mean
+        pressed = s.is_besieged | (fallen_next_door >= p.encircled_share)
+        if p.supply_isolation:
+            pressed |= ~s.is_supplied
+        gives_up = pressed & (s.morale < p.surrender_threshold) & s.is_held & ~holdout
+        p_give_up = F(p.surrender_rate) * gives_up.astype(F)
+    if centre_fallen is not None and centre_fallen.any():
+        after_kabul = centre_fallen & ~holdout & s.is_held
+        np.maximum(p_give_up, F(p.post_kabul_surrender_rate) * after_kabul, out=p_give_up)
 
-    falls = s.is_held & (u < p_assault + p_give_up)
-    how = np.where(u < p_assault, FIGHTING, np.where(s.is_besieged, NEGOTIATED, SURRENDER))
-    s.fall_how = np.where(falls, how, s.fall_how).astype(np.int8)
-    s.fall_day = np.where(falls, day, s.fall_day).astype(np.int16)
+    falls = (u < p_assault + p_give_up) & s.is_held
+    if falls.any():
+        by_assault = u[falls] < p_assault[falls]
+        s.fall_how[falls] = np.where(by_assault, FIGHTING, np.where(s.is_besieged[falls], NEGOTIATED, SURRENDER))
+        s.fall_day[falls] = day
     return falls
 
 
-def apply_falls(s: State, world: World, p: Params, d: Drivers, day: int, falls: np.ndarray) -> None:
+def apply_falls(s: State, world: World, p: Params, d: Drivers, day: int, falls: np.ndarray | None) -> None:
     """After today's falls: the province is Taliban-held, its roads closed to the government, morale drops
     nationally and more next door (mechanism 6), and its prison is opened (mechanism 7)."""
-    if not falls.any():
+    if falls is None or not falls.any():
         return
+    # A fall can only change others' supply if the fallen capital was on the supplied network.
+    s.supply_dirty |= (falls & s.is_supplied).any(axis=1)
     s.is_held &= ~falls
-    s.control = np.where(falls, 1.0, s.control)
-    s.garrison = np.where(falls, 0.0, s.garrison)
-    s.kabul_fell_day = np.where(falls[:, world.kabul], day, s.kabul_fell_day).astype(np.int16)
-    s.supply_dirty |= falls.any(axis=1)
-    _close_roads_at_fallen_capitals(world, s)
-    n_new = falls.sum(axis=1)
+    s.control[falls] = 1.0
+    s.garrison[falls] = 0.0
+    kabul_fell = falls[:, world.kabul]
+    s.kabul_fell_day[kabul_fell] = day
+    _close_roads_at_fallen_capitals(world, s, np.flatnonzero(falls.any(axis=1)))
+    n_new = falls.sum(axis=1).astype(F)
     if p.morale_cascade:
-        next_door = falls.astype(float) @ world.adjacency
-        s.morale = s.morale - p.cascade_national * n_new[:, None] - p.cascade_neighbour * next_door
+        s.morale -= F(p.cascade_national) * n_new[:, None]
+        s.morale -= F(p.cascade_neighbour) * (falls.astype(F) @ world.adjacency)
     if p.prison_breaks:
-        s.taliban = s.taliban + p.prisoners_per_capital * p.prisoner_join_share * n_new
+        s.taliban += F(p.prisoners_per_capital * p.prisoner_join_share) * n_new
 
 
 def recruit(s: State, p: Params) -> None:
-    s.taliban = s.taliban * (1.0 + p.taliban_recruitment_rate)
+    s.taliban *= F(1.0 + p.taliban_recruitment_rate)
 
 
-def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np.random.Generator) -> np.ndarray:
-    """One day of the model for every replicate in `s`. Returns the (N, P) mask of capitals that fell today.
+def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np.random.Generator):
+    """One day of the model for every replicate in `s`. Returns the (N, P) mask of capitals that fell today,
+    or None on days before the campaign gate (no capital can fall then).
 
-    The three uniform draws are made in a fixed order and shape, so a given rng state gives one outcome.
+    The uniform draws are made in one block of fixed shape: per province one for rural gains, per road one for
+    cuts and reopenings, and, from the campaign gate on, per capital one for its fall.
     """
-    n = s.n
-    u_rural = rng.random((n, world.n_provinces))
-    u_road = rng.random((n, world.n_roads))
-    u_fall = rng.random((n, world.n_provinces))
+    n, n_p, n_e = s.n, world.n_provinces, world.n_roads
+    campaign = bool(d.is_campaign_open[day])
+    u = rng.random(n * (n_p + n_e + (n_p if campaign else 0)), dtype=F)  # one draw, cut into contiguous blocks
+    u_rural = u[:n * n_p].reshape(n, n_p)
+    u_road = u[n * n_p:n * (n_p + n_e)].reshape(n, n_e)
+    u_fall = u[n * (n_p + n_e):].reshape(n, n_p) if campaign else None
 
     # The withdrawal erodes morale day by day (the increment since yesterday).
     if day > 0:
-        s.morale = s.morale - (d.morale_drop[day] - d.morale_drop[day - 1])
+        s.morale -= F(d.morale_drop[day] - d.morale_drop[day - 1])
     allocate_effort(s, world, p, d)
     allocate_air_support(s, world, p, d, day)
     expand_rural_control(s, world, p, d, u_rural)
@@ -346,5 +445,6 @@ def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np
     falls = resolve_sieges(s, world, p, d, day, u_fall)
     apply_falls(s, world, p, d, day, falls)
     recruit(s, p)
-    np.clip(s.morale, 0.0, 1.0, out=s.morale)
+    # Morale only ever falls; it stops at 0.
+    np.maximum(s.morale, F(0.0), out=s.morale)
     return falls

@@ -55,16 +55,17 @@ class World:
     has_corps_hq: np.ndarray
     has_power_broker: np.ndarray
     surrounded_feb_2021: np.ndarray
-    adjacency: np.ndarray  # (P, P) 0/1
+    adjacency: np.ndarray  # (P, P) 0/1, float32
     degree: np.ndarray
+    neighbour_mean: np.ndarray  # (P, P) float32: x @ neighbour_mean is the mean of x over each province's neighbours
     # roads (E,)
     link_ids: tuple[str, ...]
     edge_a: np.ndarray
     edge_b: np.ndarray
     km: np.ndarray
     is_poor: np.ndarray
-    incidence_a: np.ndarray  # (E, P) one-hot of the a end
-    incidence_b: np.ndarray
+    edge_ends: np.ndarray  # (2E,) edge_a then edge_b, to gather both ends at once
+    neighbour_bits: np.ndarray  # (E, P) float64: 2^b in column a and 2^a in column b (see rules.connected_to_kabul)
     # the dated withdrawal timeline, one value per calendar day from 2021-05-01 (length N_CALENDAR_DAYS)
     withdrawal_progress: np.ndarray
     contractor_share: np.ndarray  # contractors as a share of the April count
@@ -99,13 +100,8 @@ def build_world(record: Record) -> World:
 
     edge_a = np.array([idx[r.a] for r in record.roads])
     edge_b = np.array([idx[r.b] for r in record.roads])
-    n_e = len(edge_a)
     adjacency = np.zeros((n_p, n_p))
     adjacency[edge_a, edge_b] = adjacency[edge_b, edge_a] = 1.0
-    inc_a = np.zeros((n_e, n_p))
-    inc_b = np.zeros((n_e, n_p))
-    inc_a[np.arange(n_e), edge_a] = 1.0
-    inc_b[np.arange(n_e), edge_b] = 1.0
 
     days = np.arange(N_CALENDAR_DAYS, dtype=float)
     progress = _interpolate(record.events_of("withdrawal_progress"), days)
@@ -130,19 +126,29 @@ def build_world(record: Record) -> World:
         has_corps_hq=flag(lambda c: c.has_corps_hq),
         has_power_broker=flag(lambda c: c.has_power_broker),
         surrounded_feb_2021=flag(lambda c: c.surrounded_feb_2021),
-        adjacency=adjacency,
+        adjacency=adjacency.astype(np.float32),
         degree=adjacency.sum(axis=1),
+        neighbour_mean=(adjacency / adjacency.sum(axis=0)).astype(np.float32),
         link_ids=tuple(r.link_id for r in record.roads),
         edge_a=edge_a,
         edge_b=edge_b,
         km=np.array([r.km for r in record.roads], dtype=float),
         is_poor=np.array([r.is_poor for r in record.roads]),
-        incidence_a=inc_a,
-        incidence_b=inc_b,
+        edge_ends=np.concatenate([edge_a, edge_b]),
+        neighbour_bits=_neighbour_bits(edge_a, edge_b, n_p),
         withdrawal_progress=progress,
         contractor_share=contractor_share,
         us_air_phase=us_air_phase,
     )
+
+
+def _neighbour_bits(edge_a: np.ndarray, edge_b: np.ndarray, n_p: int) -> np.ndarray:
+    if n_p > 52:
+        raise ValueError("the bitset supply search handles at most 52 provinces")
+    bits = np.zeros((len(edge_a), n_p))
+    bits[np.arange(len(edge_a)), edge_a] = 2.0 ** edge_b
+    bits[np.arange(len(edge_a)), edge_b] = 2.0 ** edge_a
+    return bits
 
 
 @lru_cache(maxsize=4)

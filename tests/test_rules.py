@@ -145,3 +145,19 @@ def test_the_model_never_reads_observed_fall_dates(tmp_path, world):
     a = run_ensemble(Params(), 200, seed=8, world=world)
     b = run_ensemble(Params(), 200, seed=8, world=scrambled)
     assert np.array_equal(a.fall_day, b.fall_day)
+
+
+def test_supply_search_agrees_with_networkx(world):
+    import networkx as nx
+
+    rng = np.random.default_rng(5)
+    held = rng.random((200, world.n_provinces)) < 0.85
+    open_ = rng.random((200, world.n_roads)) < 0.75
+    reach = rules.connected_to_kabul(world, held, open_, world.kabul)
+    for r in range(200):
+        g = nx.Graph()
+        g.add_nodes_from(range(world.n_provinces))
+        g.add_edges_from((a, b) for a, b, o in zip(world.edge_a, world.edge_b, open_[r]) if o and held[r, a] and held[r, b])
+        expected = nx.node_connected_component(g, world.kabul) if held[r, world.kabul] else set()
+        assert set(np.flatnonzero(reach[r])) == (expected if held[r, world.kabul] else set())
+    assert reach.any() and not reach.all()
