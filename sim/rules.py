@@ -201,17 +201,15 @@ def threat(s: State, p: Params) -> np.ndarray:
 def allocate_air_support(s: State, world: World, p: Params, d: Drivers, day: int) -> None:
     """Mechanism 4: the day's national strike capacity covers the most threatened garrisons first: the
     floor(capacity / strikes_per_capital) most threatened fully, the next one in part."""
-    s.air_cover.fill(0.0)
     if not p.air_support:
+        s.air_cover.fill(0.0)
         return
+    # Where capacity covers every siege (the common case), every besieged garrison is covered ...
+    np.copyto(s.air_cover, s.is_besieged)
     n_covered = d.air_capacity[day] / p.strikes_per_capital  # capitals that can be fully covered today
     whole, part = int(n_covered), F(n_covered - int(n_covered))
-    n_besieged = np.count_nonzero(s.is_besieged, axis=1)
-    # Where there are no more sieges than whole covers, every besieged garrison is covered: no ranking needed.
-    enough = (n_besieged <= whole) & (n_besieged > 0)
-    if enough.any():
-        s.air_cover[enough] = s.is_besieged[enough]
-    rows = np.flatnonzero(n_besieged > whole)
+    # ... elsewhere the most threatened come first.
+    rows = np.flatnonzero(s.is_besieged.sum(axis=1) > whole)
     if rows.size == 0:
         return
     t = threat(s, p)[rows]  # sieges as they stood at dawn: the air force plans on what it knew then

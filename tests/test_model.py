@@ -75,3 +75,17 @@ def test_a_real_difference_is_detected(world):
     p = [stats.ks_2samp(np.where(a.fall_day[:, k] < 0, end, a.fall_day[:, k]),
                         np.where(b.fall_day[:, k] < 0, end, b.fall_day[:, k])).pvalue for k in range(34)]
     assert min(p) < 0.01 / 34
+
+
+def test_a_finished_model_is_released(world):
+    """Mesa before 3.4.2 keeps every model alive in Agent._ids; the model drops its entry so memory is freed."""
+    import gc
+    import weakref
+
+    m = TerritoryModel(seed=5, world=world)
+    for _ in range(3):
+        m.step()
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is None
