@@ -64,7 +64,7 @@ def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> 
                    help="folder to write the results to (default results/baseline)")
     p.add_argument("--engine", choices=("ensemble", "mesa"), default=default("ensemble"),
                    help="'ensemble' advances all runs at once (fast); 'mesa' runs one Mesa model after another "
-                        "(the object view, about 20 ms a run). Same rules, same seeds per run with --chunk-size 1")
+                        "(the object view, about 15 ms a run). Same rules, same seeds per run with --chunk-size 1")
     p.add_argument("--chunk-size", type=positive_int, default=default(None), metavar="N",
                    help="replicates sharing one random stream in the ensemble path (default 1000)")
     p.add_argument("--data", type=Path, default=default(None), metavar="DIR",
