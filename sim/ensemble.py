@@ -16,17 +16,15 @@ import numpy as np
 
 from .data import WINDOW_FIRST
 from .params import Params
-from .rules import NOT_FALLEN, advance_day, initial_state, make_drivers
+from .interventions import compile_schedule
+from .rules import advance_day, make_drivers
+from .seeding import InitialConditions, observed_fall_days, start_state
 from .world import World, day_index, default_world
+
+__all__ = ["EnsembleResult", "run_ensemble", "run_chunk", "chunk_seeds", "observed_fall_days", "DEFAULT_END"]
 
 DEFAULT_END = dt.date(2021, 9, 6)  # the Taliban claim Panjshir
 DEFAULT_CHUNK = 1000
-
-
-def observed_fall_days(world: World) -> np.ndarray:
-    """(P,) observed day index of each capital's fall, NOT_FALLEN where none is recorded. For seeding only."""
-    return np.array([day_index(p.fell_on) if p.fell_on else NOT_FALLEN for p in world.record.provinces],
-                    dtype=np.int16)
 
 
 def chunk_seeds(seed: int, n_runs: int, chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
@@ -62,11 +60,11 @@ class EnsembleResult:
 
 
 def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: int, end_day: int,
-              on_day=None):
+              on_day=None, interventions=(), initial: InitialConditions | None = None):
     """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share)."""
-    drivers = make_drivers(world, params)
+    drivers = make_drivers(world, params, compile_schedule(world, interventions))
     rng = np.random.default_rng(int(chunk_seed))
-    s = initial_state(world, params, drivers, n, start_day, observed_fall_days(world))
+    s = start_state(world, params, drivers, n, start_day, initial)
     n_days = end_day - start_day + 1
     held = np.empty((n, n_days), dtype=np.int16)
     share = np.empty((n, n_days), dtype=np.float32)
@@ -82,7 +80,8 @@ def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: 
 
 def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0,
                  start: dt.date = WINDOW_FIRST, end: dt.date = DEFAULT_END, world: World | None = None,
-                 chunk_size: int = DEFAULT_CHUNK, progress: bool = False) -> EnsembleResult:
+                 chunk_size: int = DEFAULT_CHUNK, progress: bool = False, interventions=(),
+                 initial: InitialConditions | None = None) -> EnsembleResult:
     """Run n_runs replicates of one parameter point, chunk by chunk, and gather the outcome."""
     params = params or Params()
     world = world or default_world()
@@ -97,7 +96,8 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
 
         bar = tqdm(total=len(seeds) * (end_day - start_day + 1), unit="day", desc=f"{n_runs} runs",
                    disable=None, leave=False)
-    parts = [run_chunk(world, params, size, cs, start_day, end_day, bar.update if bar else None)
+    parts = [run_chunk(world, params, size, cs, start_day, end_day, bar.update if bar else None,
+                       interventions, initial)
              for cs, size in zip(seeds, sizes)]
     if bar is not None:
         bar.close()

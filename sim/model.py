@@ -17,9 +17,11 @@ from mesa.discrete_space import Network
 
 from .agents import AirSupportAgent, GarrisonAgent, ProvinceAgent, RoadLinkAgent, TalibanForceAgent
 from .data import WINDOW_FIRST
-from .ensemble import DEFAULT_END, observed_fall_days
+from .ensemble import DEFAULT_END
+from .interventions import compile_schedule
 from .params import Params
-from .rules import NOT_FALLEN, advance_day, initial_state, make_drivers
+from .rules import NOT_FALLEN, advance_day, make_drivers
+from .seeding import InitialConditions, start_state
 from .world import World, day_date, day_index, default_world
 
 # Mesa 3.5 added a `layout` argument and otherwise runs an unseeded spring layout on every construction;
@@ -63,19 +65,21 @@ class TerritoryModel(mesa.Model):
         seed: integer seed of the run's numpy Generator (model.rng); every draw comes from it.
         start, end: the first and last simulated days (2021-05-01 to 2021-09-06 by default).
         world: the fixed world (defaults to the shipped data).
+        interventions: dated what-ifs (sim.interventions.Intervention), as a scenario's [[events]].
+        initial: what a scenario adds to the observed record at its start (sim.seeding.InitialConditions).
     """
 
     def __init__(self, params: Params | None = None, seed: int = 0, start: dt.date = WINDOW_FIRST,
-                 end: dt.date = DEFAULT_END, world: World | None = None):
+                 end: dt.date = DEFAULT_END, world: World | None = None, interventions=(),
+                 initial: InitialConditions | None = None):
         super().__init__(rng=int(seed))
         self.seed = int(seed)
         self.params = params or Params()
         self.world = world or default_world()
         self.start_day, self.end_day = day_index(start), day_index(end)
         self.day = self.start_day
-        self.drivers = make_drivers(self.world, self.params)
-        self.state = initial_state(self.world, self.params, self.drivers, 1, self.start_day,
-                                   observed_fall_days(self.world))
+        self.drivers = make_drivers(self.world, self.params, compile_schedule(self.world, interventions))
+        self.state = start_state(self.world, self.params, self.drivers, 1, self.start_day, initial)
 
         self.grid = road_network(self.world, self.random)
         self.provinces = [ProvinceAgent(self, i, self.grid[name]) for i, name in enumerate(self.world.names)]
@@ -130,7 +134,8 @@ __all__ = ["TerritoryModel", "road_network", "NOT_FALLEN"]
 
 
 def run_models(params: Params | None = None, n_runs: int = 100, seed: int = 0, start: dt.date = WINDOW_FIRST,
-               end: dt.date = DEFAULT_END, world: World | None = None, progress: bool = False):
+               end: dt.date = DEFAULT_END, world: World | None = None, progress: bool = False, interventions=(),
+               initial: InitialConditions | None = None):
     """Run n_runs TerritoryModels one after another and gather them like an ensemble.
 
     Run k uses the k-th seed of chunk_seeds(seed, n_runs, chunk_size=1), so the result equals
@@ -148,7 +153,8 @@ def run_models(params: Params | None = None, n_runs: int = 100, seed: int = 0, s
         iterator = tqdm(seeds, unit="run", desc="Mesa models", disable=None, leave=False)
     falls, hows, held, share = [], [], [], []
     for s in iterator:
-        m = TerritoryModel(params, seed=int(s), start=start, end=end, world=world)
+        m = TerritoryModel(params, seed=int(s), start=start, end=end, world=world, interventions=interventions,
+                           initial=initial)
         m.run()
         frame = m.datacollector.get_model_vars_dataframe()
         falls.append(m.state.fall_day[0].copy())

@@ -6,6 +6,7 @@ these rules. A rule reads the state, the fixed world, the parameters and the day
 from the `rng` it is given, and updates the state in place. No Mesa, no I/O, no plotting.
 
 The order of one day (`advance_day`) is:
+    0. apply_interventions   the scenario's one-off events of the day (reinforcements, morale shocks)
     1. allocate_effort       where Taliban forces press (the targeting rule)
     2. allocate_air_support  mechanism 4: national air capacity to the most threatened garrisons
     3. expand_rural_control  mechanism 1: districts fall, faster next to Taliban-held ground
@@ -15,8 +16,8 @@ The order of one day (`advance_day`) is:
     7. apply_falls           mechanisms 6 and 7: morale cascade and prison breaks after today's falls
     8. recruit               Taliban strength grows
 
-The model never reads observed fall dates. `initial_state` takes them only to seed capitals that had already
-fallen before a run's start date.
+The model never reads observed fall dates: only sim/seeding.py does, to start a run that begins after some
+capitals had fallen.
 
 Speed: this is the hot path of every sweep, so state is float32 (half the memory traffic of float64, and more
 than enough for shares and troop counts), work that cannot change anything is skipped (no fall is possible
@@ -30,6 +31,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .interventions import Schedule
 from .params import Params
 from .world import World
 
@@ -84,9 +86,10 @@ class Drivers:
     morale_drop: np.ndarray  # (days,) morale lost to the withdrawal by each day
     is_campaign_open: np.ndarray  # (days,) the withdrawal is far enough along for capitals to be taken
     road_cut_hazard: np.ndarray  # (E,) per-day cut rate at full control of both ends
+    schedule: Schedule  # the scenario's dated interventions, as day-indexed arrays
 
 
-def make_drivers(world: World, p: Params) -> Drivers:
+def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> Drivers:
     # Garrisons: Kabul gets a fixed share, the rest is spread by population^exponent, more where a corps HQ sits.
     weight = world.population**p.garrison_population_exponent * (1.0 + p.corps_hq_bonus * world.has_corps_hq)
     weight[world.kabul] = 0.0
@@ -109,8 +112,15 @@ def make_drivers(world: World, p: Params) -> Drivers:
 
     # Air capacity follows the withdrawal: AAF readiness falls with the contractors, US support steps down at the
     # Bagram handover and ends with the mission.
-    readiness = 1.0 - p.aaf_contractor_dependence * (1.0 - np.clip(world.contractor_share, 0.0, 1.0))
+    # Interventions ("contractors", "us_air_support") replace the timeline from their day on.
+    schedule = schedule or Schedule()
+    contractors = world.contractor_share
+    if schedule.contractor_share is not None:
+        contractors = np.where(np.isnan(schedule.contractor_share), contractors, schedule.contractor_share)
+    readiness = 1.0 - p.aaf_contractor_dependence * (1.0 - np.clip(contractors, 0.0, 1.0))
     us_share = np.select([world.us_air_phase == 2, world.us_air_phase == 1], [1.0, p.us_air_after_bagram], 0.0)
+    if schedule.us_share is not None:
+        us_share = np.where(np.isnan(schedule.us_share), us_share, schedule.us_share)
     air_capacity = p.aaf_strikes_per_day * readiness + p.us_strikes_per_day * us_share
     if not p.air_support:
         air_capacity = np.zeros_like(air_capacity)
@@ -127,21 +137,19 @@ def make_drivers(world: World, p: Params) -> Drivers:
         morale_drop=p.withdrawal_morale_drop * world.withdrawal_progress,
         is_campaign_open=world.withdrawal_progress >= p.campaign_gate_progress,
         road_cut_hazard=road_cut_hazard.astype(F),
+        schedule=schedule,
     )
 
 
-def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int = 0,
-                  seed_fall_days: np.ndarray | None = None) -> State:
-    """The state on the morning of `start_day` for n replicates.
-
-    seed_fall_days: (P,) observed fall day of each capital (NOT_FALLEN for none). Only capitals that fell before
-    start_day are used: they start Taliban-held. This is the only place observed fall dates enter a run.
-    """
+def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int = 0) -> State:
+    """The state of n replicates on the morning of start_day before anything observed is seeded: every capital
+    held, the 1 May district pattern, morale less the withdrawal's toll so far. sim/seeding.py adds what had
+    been observed by a later start date; this is the only way observed fall dates enter a run."""
     n_p, n_e = world.n_provinces, world.n_roads
     tile = lambda row: np.broadcast_to(np.asarray(row, dtype=F), (n, n_p)).copy()  # noqa: E731
     # Morale on the morning of start_day carries the withdrawal's toll up to the day before.
     morale_start = drivers.morale0 - F(drivers.morale_drop[max(start_day - 1, 0)])
-    s = State(
+    return State(
         control=tile(drivers.control0),
         is_held=np.ones((n, n_p), dtype=bool),
         fall_day=np.full((n, n_p), NOT_FALLEN, dtype=np.int16),
@@ -158,17 +166,6 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
         kabul_fell_day=np.full(n, NOT_FALLEN, dtype=np.int16),
         supply_dirty=np.ones(n, dtype=bool),
     )
-    if seed_fall_days is not None:
-        fallen = (seed_fall_days != NOT_FALLEN) & (seed_fall_days < start_day)
-        s.is_held[:, fallen] = False
-        s.fall_day[:, fallen] = seed_fall_days[fallen]
-        s.fall_how[:, fallen] = SEEDED
-        s.control[:, fallen] = 1.0
-        s.garrison[:, fallen] = 0.0
-        if fallen[world.kabul]:
-            s.kabul_fell_day[:] = seed_fall_days[world.kabul]
-        _close_roads_at_fallen_capitals(world, s)
-    return s
 
 
 # --------------------------------------------------------------------------------------------------- the rules
@@ -227,7 +224,7 @@ def allocate_air_support(s: State, world: World, p: Params, d: Drivers, day: int
     s.air_cover[rows] = cover
 
 
-def expand_rural_control(s: State, world: World, p: Params, d: Drivers, u: np.ndarray) -> None:
+def expand_rural_control(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray) -> None:
     """Mechanism 1: the share of districts under Taliban control grows, faster where fighters press, next to
     Taliban-held ground, and where the defenders' morale is low.
 
@@ -245,6 +242,8 @@ def expand_rural_control(s: State, world: World, p: Params, d: Drivers, u: np.nd
     np.power(weakness, F(p.rural_morale_exponent), out=weakness)
     hazard *= weakness
     hazard *= F(-p.rural_rate)
+    if d.schedule.ceasefire is not None:
+        hazard *= ~d.schedule.ceasefire[day]  # no district falls where a ceasefire holds
     np.expm1(hazard, out=hazard)  # now -(1 - exp(-h))
     # While the capital holds, its own district and approaches stay contested: control saturates at the cap.
     # A fallen province's control is 1, above the cap, so its room is 0.
@@ -264,11 +263,16 @@ def _close_roads_at_fallen_capitals(world: World, s: State, rows: np.ndarray | s
     s.is_road_open[rows] &= s.ends_held[rows]
 
 
-def cut_roads(s: State, world: World, p: Params, d: Drivers, u: np.ndarray) -> None:
+def cut_roads(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray) -> None:
     """Mechanism 2: a link is cut with a daily chance that grows with the Taliban share of the country at both
-    ends and with its length (poor roads more); a cut link between two held capitals may be reopened."""
-    if not p.road_interdiction:
+    ends and with its length (poor roads more); a cut link between two held capitals may be reopened.
+    A "road" intervention holds a link (no cut; reopened while both ends hold) or cuts it."""
+    hold = d.schedule.road_hold[day] if d.schedule.road_hold is not None else None
+    forced = d.schedule.road_cut[day] if d.schedule.road_cut is not None else None
+    if not p.road_interdiction and hold is None and forced is None:
         return
+    if not p.road_interdiction:
+        u = np.ones_like(u)  # no chance cuts or reopenings: only the interventions act
     ends = s.control[:, world.edge_ends]  # one gather for both ends: (N, 2E)
     ca, cb = ends[:, :world.n_roads], ends[:, world.n_roads:]
     exposure = ca * cb
@@ -281,6 +285,12 @@ def cut_roads(s: State, world: World, p: Params, d: Drivers, u: np.ndarray) -> N
     ca *= cb
     ca *= F(p.road_reopen_rate)
     reopened = (u < ca) & s.ends_held & ~s.is_road_open
+    if hold is not None:
+        cut &= ~hold
+        reopened |= hold & s.ends_held & ~s.is_road_open
+    if forced is not None:
+        cut |= forced & s.is_road_open
+        reopened &= ~forced
     changed = cut | reopened
     rows = np.flatnonzero(changed.any(axis=1))
     if rows.size == 0:
@@ -372,6 +382,9 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
         # Hold-outs fight on: every fighter is free to go there, but their valleys are hard to take.
         p_assault = np.where(centre_fallen & holdout, p_assault * F(p.holdout_assault_factor), p_assault)
 
+    if d.schedule.ceasefire is not None:
+        p_assault = p_assault * ~d.schedule.ceasefire[day]
+
     p_give_up = np.zeros_like(s.control)
     if p.morale_cascade:
         # Giving up needs someone to give up to: a besieged, cut-off or encircled garrison.
@@ -385,6 +398,8 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
         after_kabul = centre_fallen & ~holdout & s.is_held
         np.maximum(p_give_up, F(p.post_kabul_surrender_rate) * after_kabul, out=p_give_up)
 
+    if d.schedule.ceasefire is not None:
+        p_give_up = p_give_up * ~d.schedule.ceasefire[day]
     falls = (u < p_assault + p_give_up) & s.is_held
     if falls.any():
         by_assault = u[falls] < p_assault[falls]
@@ -414,6 +429,17 @@ def apply_falls(s: State, world: World, p: Params, d: Drivers, day: int, falls: 
         s.taliban += F(p.prisoners_per_capital * p.prisoner_join_share) * n_new
 
 
+def apply_interventions(s: State, d: Drivers, day: int) -> None:
+    """The day's one-off interventions: troops sent to held capitals, morale shocks."""
+    troops = d.schedule.reinforce.get(day)
+    if troops is not None:
+        s.garrison += troops * s.is_held
+    shock = d.schedule.morale_shock.get(day)
+    if shock is not None:
+        s.morale -= shock
+        np.clip(s.morale, F(0.0), F(1.0), out=s.morale)
+
+
 def recruit(s: State, p: Params) -> None:
     s.taliban *= F(1.0 + p.taliban_recruitment_rate)
 
@@ -435,10 +461,11 @@ def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np
     # The withdrawal erodes morale day by day (the increment since yesterday).
     if day > 0:
         s.morale -= F(d.morale_drop[day] - d.morale_drop[day - 1])
+    apply_interventions(s, d, day)
     allocate_effort(s, world, p, d)
     allocate_air_support(s, world, p, d, day)
-    expand_rural_control(s, world, p, d, u_rural)
-    cut_roads(s, world, p, d, u_road)
+    expand_rural_control(s, world, p, d, day, u_rural)
+    cut_roads(s, world, p, d, day, u_road)
     update_supply(s, world, p)
     falls = resolve_sieges(s, world, p, d, day, u_fall)
     apply_falls(s, world, p, d, day, falls)

@@ -10,6 +10,7 @@ from sim.data import load_record
 from sim.ensemble import observed_fall_days, run_chunk, run_ensemble
 from sim.params import Params
 from sim.rules import NOT_FALLEN, SEEDED, initial_state, make_drivers
+from sim.seeding import start_state
 from sim.world import build_world, day_index
 
 
@@ -17,7 +18,7 @@ def trace(world, params, n=200, seed=3, days=(0, 128)):
     """Run day by day and keep every day's state, to check invariants along the way."""
     d = make_drivers(world, params)
     rng = np.random.default_rng(seed)
-    s = initial_state(world, params, d, n, days[0], observed_fall_days(world))
+    s = start_state(world, params, d, n, days[0])
     states = []
     for day in range(days[0], days[1] + 1):
         rules.advance_day(s, world, params, d, day, rng)
