@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Command line of the Afghanistan 2021 territorial-control model: parse the arguments and dispatch.
 
-    python run.py                 run the baseline (1 May - 6 Sep 2021) and compare it with what happened
-    python run.py bench           benchmark: runs per second (Mesa model, ensemble) and peak memory
-    python run.py params          list every model parameter with its unit, default, bounds and source
-    python run.py --help          this help; `python run.py COMMAND --help` for a command's options
+    python run.py                       run the baseline scenario and compare it with what happened
+    python run.py run SCENARIO          run a scenario (a name in scenarios/ or a path to a .toml file)
+    python run.py scenarios             list the scenarios with their one-line descriptions
+    python run.py compare A B ...       compare scenarios with common random numbers
+    python run.py bench                 benchmark: runs per second (Mesa model, ensemble) and peak memory
+    python run.py params                list every model parameter with its unit, default, bounds and source
+    python run.py COMMAND --help        a command's options
 """
 
 from __future__ import annotations
@@ -18,23 +21,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
-
-BASELINE = {
-    "name": "baseline",
-    "runs": 1000,
-    "seed": 20210501,
-    "start": dt.date(2021, 5, 1),
-    "end": dt.date(2021, 9, 6),
-}
+DEFAULT_SCENARIO = "baseline"
 
 EPILOG = """\
-output (results/<name>/, replaced whole only when every file is written):
-  manifest.json       parameters, seeds, start and end, git commit, package versions, data checksums
+output (results/<scenario name>/, replaced whole only when every file is written):
+  manifest.json       the scenario file, parameters, seeds, start and end, git commit, package versions
   fall_days.parquet   one row per run and province: run_id, seed, province, fell_on (null = held), fall_how
   metrics.json        every score of the comparison with the observed record, and the null models
   held.png            capitals held over time: ensemble median and bands against the observed steps
 
-The model is described in docs/ODD.md; the data and their sources in data/README.md.
+Scenario files and their event kinds: scenarios/README.md. The model: docs/ODD.md. The data: data/README.md.
 """
 
 
@@ -52,16 +48,26 @@ def positive_int(text: str) -> int:
     return v
 
 
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
 def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> None:
     """The run options, accepted before or after the command name. On a subcommand their defaults are
-    suppressed, so `run.py --runs 5 baseline` keeps the 5 (argparse would otherwise reset it)."""
+    suppressed, so `run.py --runs 5 run baseline` keeps the 5 (argparse would otherwise reset it)."""
     default = (lambda v: argparse.SUPPRESS) if on_subcommand else (lambda v: v)  # noqa: E731
-    p.add_argument("--runs", type=positive_int, default=default(BASELINE["runs"]), metavar="N",
-                   help=f"number of replicate runs (default {BASELINE['runs']})")
-    p.add_argument("--seed", type=int, default=default(BASELINE["seed"]), metavar="S",
-                   help=f"root seed; the same seed gives the same results (default {BASELINE['seed']})")
+    p.add_argument("--runs", type=positive_int, default=default(None), metavar="N",
+                   help="number of replicate runs (default: the scenario's replicates, 1,000 for the baseline)")
+    p.add_argument("--seed", type=int, default=default(None), metavar="S",
+                   help="root seed; the same seed gives the same results (default: the scenario's)")
+    p.add_argument("--start", type=iso_date, default=default(None), metavar="DATE",
+                   help="start on this date (2021-05-01 to 2021-08-15) seeded from the record as of that "
+                        "morning (default: the scenario's start)")
     p.add_argument("--out", type=Path, default=default(None), metavar="DIR",
-                   help="folder to write the results to (default results/baseline)")
+                   help="folder to write the results to (default results/<scenario name>)")
     p.add_argument("--engine", choices=("ensemble", "mesa"), default=default("ensemble"),
                    help="'ensemble' advances all runs at once (fast); 'mesa' runs one Mesa model after another "
                         "(the object view, about 15 ms a run). Same rules, same seeds per run with --chunk-size 1")
@@ -77,14 +83,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Agent-based model of territorial control in Afghanistan, 1 May - 6 September 2021. "
-                    "With no command, runs the baseline and prints the simulated fall of the 34 provincial "
-                    "capitals beside the observed record and simple null models.",
+                    "With no command, runs the baseline scenario and prints the simulated fall of the 34 "
+                    "provincial capitals beside the observed record and simple null models.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    base = sub.add_parser("baseline", help="run the baseline (the default when no command is given)",
+
+    run = sub.add_parser("run", help="run a scenario and compare it with the observed record",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenario", metavar="SCENARIO", help="a scenario name (scenarios/NAME.toml) or a .toml path")
+    add_run_options(run, on_subcommand=True)
+
+    base = sub.add_parser("baseline", help="run the baseline scenario (the default when no command is given)",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(base, on_subcommand=True)
+
+    sub.add_parser("scenarios", help="list the scenarios in scenarios/ with their one-line descriptions")
+
+    cmp = sub.add_parser(
+        "compare", help="compare scenarios with common random numbers",
+        description="Runs (or reads the stored results of) several scenarios with the same seed and number of "
+                    "runs, so that run i of each draws the same random numbers, and prints Kabul's fall date, "
+                    "the capitals held on 31 August and tau-b against the observed order, each with its "
+                    "difference from the first scenario and a 95 %% interval on that difference.")
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="two or more scenario names or paths")
+    cmp.add_argument("--runs", type=positive_int, default=None, metavar="N",
+                     help="runs per scenario (default: the first scenario's replicates)")
+    cmp.add_argument("--seed", type=int, default=None, metavar="S", help="root seed (default: the first's)")
+    cmp.add_argument("--rerun", action="store_true",
+                     help="run every scenario again instead of reading matching stored results")
+    cmp.add_argument("--data", type=Path, default=None, metavar="DIR", help="read the data files from DIR")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bars")
+
     bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
                            description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
                                        "after another, the ensemble at N = 1, 100 and 10,000, the peak memory of "
@@ -98,49 +128,108 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_baseline(args) -> int:
-    from sim.data import DataError  # noqa: F401  (imported here so --help stays fast)
-    from sim.ensemble import DEFAULT_CHUNK, observed_fall_days, run_ensemble
-    from sim.metrics import score_ensemble
-    from sim.model import run_models
-    from sim.params import Params
-    from sim.plots import held_over_time
-    from sim.report import capital_table, district_table, fmt_seconds, metrics_table
-    from sim.store import write_run
+def _world(args):
     from sim.data import load_record
     from sim.world import build_world, default_world
 
-    name = BASELINE["name"]
-    out = args.out if args.out is not None else REPO / "results" / name
-    world = build_world(load_record(args.data)) if args.data is not None else default_world()
-    params = Params()
+    return build_world(load_record(args.data)) if getattr(args, "data", None) is not None else default_world()
+
+
+def cmd_run(args) -> int:
+    from sim.ensemble import observed_fall_days
+    from sim.experiment import run_scenario, with_overrides
+    from sim.metrics import score_ensemble
+    from sim.plots import held_over_time
+    from sim.report import capital_table, district_table, fmt_seconds, metrics_table
+    from sim.scenario import load_scenario
+    from sim.store import write_run
+
+    world = _world(args)
+    scenario = load_scenario(getattr(args, "scenario", DEFAULT_SCENARIO), world)
+    scenario = with_overrides(scenario, args.runs, args.seed, args.start)
+    if args.engine == "mesa" and args.chunk_size not in (None, 1):
+        raise UserError("--chunk-size applies to the ensemble engine; the Mesa engine runs one model per seed")
+    out = args.out if args.out is not None else REPO / "results" / scenario.name
+
     t0 = time.perf_counter()
-    progress = not args.quiet
-    if args.engine == "mesa":
-        if args.chunk_size not in (None, 1):
-            raise UserError("--chunk-size applies to the ensemble engine; the Mesa engine runs one model per seed")
-        result = run_models(params, args.runs, args.seed, BASELINE["start"], BASELINE["end"], world, progress)
-    else:
-        result = run_ensemble(params, args.runs, args.seed, BASELINE["start"], BASELINE["end"], world,
-                              chunk_size=args.chunk_size or DEFAULT_CHUNK, progress=progress)
+    result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet)
     t_run = time.perf_counter() - t0
     scorecard = score_ensemble(result, world)
-    title = (f"Capitals held, {name}: {result.n_runs:,} runs ({args.engine}), "
-             f"{BASELINE['start']:%d %b} - {BASELINE['end']:%d %b %Y}")
+    title = (f"Capitals held, {scenario.name}: {result.n_runs:,} runs ({args.engine}), "
+             f"{scenario.start:%d %b} - {scenario.end:%d %b %Y}")
     fig, _ = held_over_time(result.held_count, result.start_day, observed_fall_days(world), world.n_provinces, title)
-    write_run(out, name, result, world, scorecard, figures={"held.png": fig},
-              extra_manifest={"engine": args.engine, "seconds_running": round(t_run, 3)})
+    write_run(out, scenario.name, result, world, scorecard, figures={"held.png": fig},
+              extra_manifest={"engine": args.engine, "seconds_running": round(t_run, 3),
+                              "scenario_file": scenario.path, "scenario_text": scenario.text,
+                              "interventions": [dict(kind=e.kind, on=e.on, **dict(e.args)) for e in scenario.events]})
     elapsed = time.perf_counter() - t0
 
-    print(f"{name}: {result.n_runs:,} runs ({args.engine} engine), {BASELINE['start']} to {BASELINE['end']}, "
-          f"seed {args.seed}; simulated in {fmt_seconds(t_run)}\n")
+    print(f"{scenario.name}: {result.n_runs:,} runs ({args.engine} engine), {scenario.start} to {scenario.end}, "
+          f"seed {scenario.seed}; simulated in {fmt_seconds(t_run)}")
+    print(f"{scenario.summary}\n")
     print(capital_table(scorecard, result.end_day))
     print()
-    print(f"Fit to the observed record ({scorecard['n_scored_capitals']} capitals)")
+    n_scored = scorecard["n_scored_capitals"]
+    what = "" if n_scored == world.n_provinces else ", those still held at the start: the nulls are scored on the same"
+    print(f"Fit to the observed record ({n_scored} capitals{what})")
     print(metrics_table(scorecard))
-    print()
-    print(district_table(scorecard))
+    districts = district_table(scorecard)
+    if districts:
+        print()
+        print(districts)
     print(f"\nResults written to {out} ({fmt_seconds(elapsed)} in all). The model is described in docs/ODD.md.")
+    return 0
+
+
+def cmd_scenarios(args) -> int:
+    from sim.scenario import list_scenarios
+
+    world = _world(args)
+    rows = list_scenarios(world)
+    width = max((len(s.name) for s in rows if not isinstance(s, Exception)), default=10)
+    for s in rows:
+        if isinstance(s, Exception):
+            print(f"{'(invalid)':<{width}}  {s}")
+        else:
+            print(f"{s.name:<{width}}  {s.start:%d %b}-{s.end:%d %b}  {s.summary}")
+    print("\nRun one with: python run.py run NAME   (scenarios/README.md explains the file format)")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from sim.compare import compare_table, outcomes
+    from sim.experiment import run_scenario, with_overrides
+    from sim.scenario import load_scenario
+    from sim.store import git_commit, read_result
+
+    if len(args.scenarios) < 2:
+        raise UserError("compare needs at least two scenarios")
+    world = _world(args)
+    scenarios = [load_scenario(name, world) for name in args.scenarios]
+    runs = args.runs or scenarios[0].replicates
+    seed = args.seed if args.seed is not None else scenarios[0].seed
+    commit = git_commit()
+    rows = []
+    for sc in scenarios:
+        sc = with_overrides(sc, runs, seed)
+        stored = None if args.rerun or args.data is not None else read_result(REPO / "results" / sc.name, world)
+        if stored is not None:
+            meta, result = stored
+            same = (meta.get("scenario_text") == sc.text and meta.get("n_runs") == runs and meta.get("seed") == seed
+                    and meta.get("start") == sc.start.isoformat() and meta.get("engine") == "ensemble"
+                    and commit is not None and not commit.endswith("-dirty") and meta.get("git_commit") == commit)
+            if not same:
+                stored = None
+        if stored is None:
+            if not args.quiet:
+                print(f"running {sc.name} ({runs:,} runs, seed {seed}) ...", file=sys.stderr)
+            result = run_scenario(sc, world, progress=not args.quiet)
+        else:
+            if not args.quiet:
+                print(f"reading the stored results of {sc.name}", file=sys.stderr)
+        rows.append(outcomes(sc.name, result, world))
+    print(f"{len(rows)} scenarios, {runs:,} runs each, seed {seed} (common random numbers)\n")
+    print(compare_table(rows))
     return 0
 
 
@@ -171,28 +260,30 @@ def cmd_params(args) -> int:
     return 0
 
 
-COMMANDS = {None: cmd_baseline, "baseline": cmd_baseline, "bench": cmd_bench, "params": cmd_params}
+COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
+            "compare": cmd_compare, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from sim.data import DataError
     from sim.params import ParamsError
+    from sim.scenario import ScenarioError
 
     try:
         return COMMANDS[args.command](args)
-    except (UserError, DataError, ParamsError) as exc:
+    except (UserError, DataError, ParamsError, ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # e.g. --out names a file, or the disk is full: nothing was moved into place
         print(f"error: cannot write the results: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was written to results/", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from .ensemble import EnsembleResult, observed_fall_days
-from .rules import NOT_FALLEN
+from .rules import NOT_FALLEN, SEEDED
 from .world import World, day_index
 
 BRIER_DATE = dt.date(2021, 8, 15)
@@ -102,9 +102,13 @@ class Observed:
     end_day: int
 
 
-def observed(world: World, start_day: int, end_day: int) -> Observed:
+def observed(world: World, start_day: int, end_day: int, seeded: np.ndarray | None = None) -> Observed:
+    """The capitals to score: those the record has still held on the morning of start_day, less any the run
+    started as Taliban-held (`seeded`, e.g. a scenario's [initial] fallen)."""
     fell = observed_fall_days(world).astype(int)
     scored = (fell == NOT_FALLEN) | (fell >= start_day)
+    if seeded is not None:
+        scored &= ~seeded
     idx = np.flatnonzero(scored)
     day = np.where((fell[idx] == NOT_FALLEN) | (fell[idx] > end_day), end_day + 1, fell[idx])
     tol = np.array([world.record.provinces[i].tolerance_days for i in idx])
@@ -215,9 +219,14 @@ def district_comparison(result: EnsembleResult, world: World) -> list[dict]:
     return rows
 
 
+def seeded_capitals(result: EnsembleResult) -> np.ndarray:
+    """(P,) the capitals every run started as Taliban-held."""
+    return (result.fall_how == SEEDED).all(axis=0)
+
+
 def score_ensemble(result: EnsembleResult, world: World) -> dict:
     """Every metric of the model issue for one ensemble, with the null models beside them."""
-    obs = observed(world, result.start_day, result.end_day)
+    obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
     sim = censored(result.fall_day[:, obs.index], result.end_day)
     per_run = run_metrics(sim, obs)
     table = capital_table(result, world, obs)

@@ -142,3 +142,30 @@ def write_run(target: Path, name: str, result: EnsembleResult, world: World, sco
         for filename, fig in (figures or {}).items():
             fig.savefig(tmp / filename, dpi=130, bbox_inches="tight")
     return target
+
+
+def read_result(folder: Path, world: World) -> tuple[dict, EnsembleResult] | None:
+    """The manifest and the fall days stored in `folder` (held counts and district shares are not stored, and
+    come back empty). None if the folder holds no complete result."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "manifest.json").read_text())
+        table = pq.read_table(folder / "fall_days.parquet").to_pydict()
+    except (OSError, ValueError):
+        return None
+    n, n_p = meta["n_runs"], world.n_provinces
+    if len(table["run_id"]) != n * n_p or list(table["province"][:n_p]) != list(world.names):
+        return None
+    codes = {name: code for code, name in FALL_HOW_NAMES.items()}
+    fell = [NOT_FALLEN if d is None else (d - DAY0).days for d in table["fell_on"]]
+    from .params import Params
+
+    result = EnsembleResult(
+        names=world.names, params=Params.from_dict(meta["params"]), seed=meta["seed"],
+        start_day=(dt.date.fromisoformat(meta["start"]) - DAY0).days,
+        end_day=(dt.date.fromisoformat(meta["end"]) - DAY0).days, chunk_size=meta["chunk_size"],
+        run_seed=np.array(table["seed"][::n_p], dtype=np.int64),
+        fall_day=np.array(fell, dtype=np.int16).reshape(n, n_p),
+        fall_how=np.array([codes[h] for h in table["fall_how"]], dtype=np.int8).reshape(n, n_p),
+        held_count=np.zeros((n, 0), dtype=np.int16), district_share=np.zeros((n, 0), dtype=np.float32))
+    return meta, result

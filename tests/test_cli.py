@@ -72,6 +72,6 @@ def test_help_explains():
 def test_options_before_or_after_the_command():
     import run
 
-    assert run.build_parser().parse_args(["--runs", "5", "baseline"]).runs == 5
-    assert run.build_parser().parse_args(["baseline", "--runs", "7"]).runs == 7
-    assert run.build_parser().parse_args(["baseline"]).runs == run.BASELINE["runs"]
+    assert run.build_parser().parse_args(["--runs", "5", "run", "baseline"]).runs == 5
+    assert run.build_parser().parse_args(["run", "baseline", "--runs", "7"]).runs == 7
+    assert run.build_parser().parse_args(["run", "baseline"]).runs is None  # the scenario decides
