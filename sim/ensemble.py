@@ -64,7 +64,7 @@ def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: 
     """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share)."""
     drivers = make_drivers(world, params, compile_schedule(world, interventions))
     rng = np.random.default_rng(int(chunk_seed))
-    s = start_state(world, params, drivers, n, start_day, initial)
+    s = start_state(world, params, drivers, n, start_day, initial, rng)
     n_days = end_day - start_day + 1
     held = np.empty((n, n_days), dtype=np.int16)
     share = np.empty((n, n_days), dtype=np.float32)

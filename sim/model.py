@@ -79,7 +79,7 @@ class TerritoryModel(mesa.Model):
         self.start_day, self.end_day = day_index(start), day_index(end)
         self.day = self.start_day
         self.drivers = make_drivers(self.world, self.params, compile_schedule(self.world, interventions))
-        self.state = start_state(self.world, self.params, self.drivers, 1, self.start_day, initial)
+        self.state = start_state(self.world, self.params, self.drivers, 1, self.start_day, initial, self.rng)
 
         self.grid = road_network(self.world, self.random)
         self.provinces = [ProvinceAgent(self, i, self.grid[name]) for i, name in enumerate(self.world.names)]

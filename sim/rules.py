@@ -87,6 +87,9 @@ class Drivers:
     is_campaign_open: np.ndarray  # (days,) the withdrawal is far enough along for capitals to be taken
     road_cut_hazard: np.ndarray  # (E,) per-day cut rate at full control of both ends
     schedule: Schedule  # the scenario's dated interventions, as day-indexed arrays
+    # Spin-up of a seeded start (sim/seeding.py): before seed_until, capitals fall on these days and only then.
+    seed_fall_days: np.ndarray | None = None
+    seed_until: int = 0
 
 
 def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> Drivers:
@@ -360,6 +363,12 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
     s.is_besieged &= s.is_held
     if p.morale_cascade:
         s.morale -= F(p.siege_morale_rate) * s.is_besieged
+    if day < d.seed_until:  # spin-up of a seeded start: the record decides who falls, and when
+        falls = (d.seed_fall_days == day)[None, :] & s.is_held
+        if falls.any():
+            s.fall_how[falls] = SEEDED
+            s.fall_day[falls] = day
+        return falls
     if not d.is_campaign_open[day]:
         return None  # capitals are not taken before the gate, and Kabul cannot have fallen yet
 

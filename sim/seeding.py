@@ -1,35 +1,35 @@
-"""The state on the morning of a run's start date, seeded from what was observed before it.
+"""The state on the morning of a run's start date, seeded from what had been observed before it.
 
 A run that starts on 1 May uses the initial conditions of the ODD (section 5) and nothing observed. A run that
-starts on a later day D uses the observed record as of the morning of D, and only what had been observed by then:
+starts on a later day D is seeded by a spin-up: the model runs its own rules from 1 May to the evening before D,
+except that the capitals fall exactly as the record says — each capital that fell before D falls on its
+observed day, and no other capital falls. Everything else follows from the mechanisms: district control and
+road cuts grow, garrisons are isolated, besieged and eroded, morale drops with the withdrawal and with each
+observed fall (nationally and next door), the captured capitals' prisons open and their roads close. Then, on
+the morning of D:
 
-1. capitals: those the record has falling before D (and any the scenario lists under [initial] fallen) start
-   Taliban-held, with their observed fall day, their garrison gone, and every road to them closed;
-2. prisoners: each of those capitals' prisons is open (prisoners_per_capital x prisoner_join_share fighters
-   each, plus the scenario's [initial] prisoners_freed); Taliban strength has grown by recruitment since 1 May;
-3. morale: the withdrawal's toll up to D, and the cascade of the seeded falls (cascade_national for each,
-   cascade_neighbour for each fallen road neighbour);
-4. district control: the 1 May pattern, raised where districts were reported captured by mid-June / mid-July
-   if D is after those dates, seeded provinces at 1, then the held provinces scaled together (never above
-   held_capital_control_cap) so the national district share equals the last Long War Journal figure dated
-   before D. The last figure is carried forward rather than interpolated towards a later one, which would use
-   information from after D. Provinces the scenario lists under [initial] besieged start at least at the siege
-   threshold.
+1. district control is rescaled, for each replicate, so the national share equals the last Long War Journal
+   figure published before D (held provinces scaled by one factor, never above held_capital_control_cap). The
+   last figure is carried forward rather than interpolated towards a later one, which would use information
+   from after D;
+2. what the scenario's [initial] table adds is applied: capitals listed as fallen fall (before D), capitals
+   listed as besieged start at least at the siege threshold, and prisoners_freed join at prisoner_join_share.
+
+The spin-up draws its random numbers from the run's own generator, so a seeded run is as reproducible as any.
+Observed fall dates enter a run only here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .params import Params
-from .rules import NOT_FALLEN, SEEDED, Drivers, State, _close_roads_at_fallen_capitals, initial_state
+from .rules import NOT_FALLEN, SEEDED, Drivers, State, advance_day, initial_state
 from .world import World, day_date, day_index
 
-JUN15 = dt.date(2021, 6, 15)  # dates of the reported-capture columns of province_covariates.csv
-JUL14 = dt.date(2021, 7, 14)
 DEFAULT_DISTRICT_TOTAL = 407  # LWJ's denominator in 2021 where a figure gives none (data/README.md)
 
 
@@ -41,6 +41,10 @@ class InitialConditions:
     besieged: tuple[str, ...] = ()
     prisoners_freed: float = 0.0
 
+    @property
+    def is_empty(self) -> bool:
+        return not (self.fallen or self.besieged or self.prisoners_freed)
+
 
 def observed_fall_days(world: World) -> np.ndarray:
     """(P,) observed day index of each capital's fall, NOT_FALLEN where none is recorded. For seeding only."""
@@ -49,14 +53,14 @@ def observed_fall_days(world: World) -> np.ndarray:
 
 
 def seeded_fall_days(world: World, start_day: int, initial: InitialConditions) -> np.ndarray:
-    """(P,) fall day of every capital that starts Taliban-held, NOT_FALLEN for the others."""
+    """(P,) the day each capital that starts Taliban-held fell (observed, or the day before the start for a
+    scenario's [initial] fallen with no earlier observed fall); NOT_FALLEN for the others."""
     observed = observed_fall_days(world)
     out = np.where((observed != NOT_FALLEN) & (observed < start_day), observed, NOT_FALLEN).astype(np.int16)
     for name in initial.fallen:
         i = world.record.index[name]
         if out[i] == NOT_FALLEN:
-            known = observed[i] != NOT_FALLEN and observed[i] <= start_day
-            out[i] = observed[i] if known else max(start_day - 1, 0)
+            out[i] = max(start_day - 1, 0)
     return out
 
 
@@ -69,70 +73,64 @@ def known_district_share(world: World, on: dt.date) -> float | None:
     return last.taliban / (last.total or DEFAULT_DISTRICT_TOTAL)
 
 
-def _scale_to_share(control: np.ndarray, fallen: np.ndarray, weights: np.ndarray, target: float,
+def rescale_control(control: np.ndarray, is_held: np.ndarray, weights: np.ndarray, target: float,
                     cap: float) -> np.ndarray:
-    """Scale the held provinces' control by one factor (capped) so the weighted national share hits target."""
-    def share(k):
-        c = np.where(fallen, 1.0, np.minimum(control * k, cap))
-        return float(c @ weights)
+    """Scale each replicate's held provinces by one factor (capped) so its weighted national share is `target`.
 
-    lo, hi = 0.0, 1.0
-    while share(hi) < target and hi < 1e6:
-        hi *= 2.0
-    if share(hi) < target:  # even at the cap everywhere the target is out of reach
-        return np.where(fallen, 1.0, cap)
-    for _ in range(60):
+    Vectorised bisection over replicates; where even the cap cannot reach the target, held provinces sit at it.
+    """
+    control = control.astype(float)
+
+    def share(k):
+        scaled = np.where(is_held, np.minimum(control * k[:, None], cap), control)
+        return scaled @ weights
+
+    n = control.shape[0]
+    lo, hi = np.zeros(n), np.full(n, 64.0)
+    for _ in range(50):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if share(mid) < target else (lo, mid)
-    return np.where(fallen, 1.0, np.minimum(control * hi, cap))
+        below = share(mid) < target
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return np.where(is_held, np.minimum(control * hi[:, None], cap), control)
 
 
 def start_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int,
-                initial: InitialConditions | None = None) -> State:
+                initial: InitialConditions | None = None, rng: np.random.Generator | None = None) -> State:
     """The state of n replicates on the morning of start_day (see the module docstring for the rules)."""
     initial = initial or InitialConditions()
-    fall_days = seeded_fall_days(world, start_day, initial)
-    if start_day == 0 and not (fall_days != NOT_FALLEN).any() and not initial.besieged \
-            and not initial.prisoners_freed:
+    if start_day == 0 and initial.is_empty:
         return initial_state(world, p, drivers, n, 0)
+    if rng is None:
+        raise ValueError("a seeded start needs the run's random generator for its spin-up")
 
-    s = initial_state(world, p, drivers, n, start_day)
+    fall_days = seeded_fall_days(world, start_day, initial)
+    s = initial_state(world, p, drivers, n, 0)
+    if start_day > 0:
+        spin_up = replace(drivers, seed_fall_days=fall_days, seed_until=start_day)
+        for day in range(start_day):
+            advance_day(s, world, p, spin_up, day, rng)
+    else:  # [initial] fallen on a 1 May start: they fall "the day before", with no spin-up to run
+        from .rules import apply_falls
+
+        falls = np.broadcast_to(fall_days != NOT_FALLEN, s.control.shape).copy()
+        s.fall_how[falls] = SEEDED
+        apply_falls(s, world, p, drivers, 0, falls)
     fallen = fall_days != NOT_FALLEN
-    s.is_held[:, fallen] = False
-    s.fall_day[:, fallen] = fall_days[fallen]
-    s.fall_how[:, fallen] = SEEDED
-    s.garrison[:, fallen] = 0.0
-    if fallen[world.kabul]:
-        s.kabul_fell_day[:] = fall_days[world.kabul]
-    _close_roads_at_fallen_capitals(world, s)
+    # Record the observed day where the record has one by the start (e.g. Ghazni, taken on the morning of 12
+    # August, which the spin-up had to put on the 11th).
+    observed = observed_fall_days(world)
+    recorded = np.where((observed != NOT_FALLEN) & (observed <= start_day), observed, fall_days)
+    s.fall_day[:, fallen] = recorded[fallen]
 
-    n_fallen = int(fallen.sum())
-    fighters = p.taliban_strength * (1.0 + p.taliban_recruitment_rate) ** start_day
-    if p.prison_breaks:
-        fighters += (p.prisoners_per_capital * n_fallen + initial.prisoners_freed) * p.prisoner_join_share
-    s.taliban[:] = fighters
-
-    if p.morale_cascade and n_fallen:
-        next_door = fallen.astype(float) @ world.adjacency
-        s.morale -= (p.cascade_national * n_fallen + p.cascade_neighbour * next_door).astype(np.float32)
-        np.clip(s.morale, 0.0, 1.0, out=s.morale)
-
-    start = day_date(start_day)
-    control = drivers.control0.astype(float)
-    cov = world.record.covariates
-    if start > JUN15:
-        control = np.maximum(control, [c.districts_taliban_jun15 / c.n_districts_csvmap for c in cov])
-    if start > JUL14:
-        control = np.maximum(control, [c.districts_taliban_jul15 / c.n_districts_csvmap for c in cov])
-    target = known_district_share(world, start) if start_day > 0 else None
-    weights = world.n_districts / world.n_districts.sum()
+    target = known_district_share(world, day_date(start_day)) if start_day > 0 else None
     if target is not None:
-        control = _scale_to_share(control, fallen, weights, target, p.held_capital_control_cap)
-    else:
-        control = np.where(fallen, 1.0, np.minimum(control, p.held_capital_control_cap))
+        weights = world.n_districts / world.n_districts.sum()
+        s.control[:] = rescale_control(s.control, s.is_held, weights, target, p.held_capital_control_cap)
     for name in initial.besieged:
         i = world.record.index[name]
-        if not fallen[i]:
-            control[i] = max(control[i], p.siege_threshold)
-    s.control[:] = control.astype(np.float32)
+        s.control[:, i] = np.where(s.is_held[:, i], np.maximum(s.control[:, i], p.siege_threshold),
+                                   s.control[:, i])
+    if initial.prisoners_freed and p.prison_breaks:
+        s.taliban += np.float32(initial.prisoners_freed * p.prisoner_join_share)
     return s

@@ -66,7 +66,7 @@ def test_params_command_lists_every_parameter():
 
 def test_help_explains():
     r = run_cli("--help")
-    assert r.returncode == 0 and "--runs" in r.stdout and "results/<name>/" in r.stdout
+    assert r.returncode == 0 and "--runs" in r.stdout and "results/<scenario name>/" in r.stdout
 
 
 def test_options_before_or_after_the_command():
@@ -75,3 +75,39 @@ def test_options_before_or_after_the_command():
     assert run.build_parser().parse_args(["--runs", "5", "run", "baseline"]).runs == 5
     assert run.build_parser().parse_args(["run", "baseline", "--runs", "7"]).runs == 7
     assert run.build_parser().parse_args(["run", "baseline"]).runs is None  # the scenario decides
+
+
+def test_run_a_scenario_from_a_later_start(tmp_path):
+    out = tmp_path / "r"
+    r = run_cli("run", "reinforce-kabul", "--runs", "30", "--start", "2021-08-10", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "2021-08-10 to 2021-09-06" in r.stdout and "those still held at the start" in r.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["start"] == "2021-08-10" and manifest["interventions"][0]["kind"] == "reinforce"
+    assert 'name = "reinforce-kabul"' in manifest["scenario_text"]
+
+
+def test_bad_scenario_file_fails_cleanly_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\ndescription = "x"\nstart = 2021-05-01\nend = 2021-09-06\nreplicates = 5\n'
+                   'seed = 1\n[[events]]\non = 2021-06-01\nkind = "reinforce"\nprovince = "Narnia"\ntroops = 5\n')
+    out = tmp_path / "results" / "bad"
+    r = run_cli("run", str(bad), "--out", str(out), "--quiet")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "bad.toml: key 'events[0].province': unknown province 'Narnia'; allowed: Badakhshan" in r.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_bad_start_date_option():
+    r = run_cli("run", "baseline", "--start", "2021-08-30", "--quiet")
+    assert r.returncode == 2 and "--start 2021-08-30 is outside the window: allowed 2021-05-01 to 2021-08-15" in r.stderr
+    r = run_cli("run", "baseline", "--start", "yesterday")
+    assert r.returncode == 2 and "'yesterday' is not a date YYYY-MM-DD" in r.stderr
+
+
+def test_scenarios_and_compare_commands():
+    r = run_cli("scenarios")
+    assert r.returncode == 0 and "from-2021-08-12" in r.stdout and "hold-the-highway" in r.stdout
+    r = run_cli("compare", "baseline", "no-cascade", "--runs", "60", "--rerun", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "common random numbers" in r.stdout and "no-cascade" in r.stdout and "+-" in r.stdout
