@@ -5,6 +5,7 @@
     python run.py run SCENARIO          run a scenario (a name in scenarios/ or a path to a .toml file)
     python run.py scenarios             list the scenarios with their one-line descriptions
     python run.py compare A B ...       compare scenarios with common random numbers
+    python run.py sweep SWEEP           run a sweep of parameter points (local pool or Dask), resumable
     python run.py bench                 benchmark: runs per second (Mesa model, ensemble) and peak memory
     python run.py params                list every model parameter with its unit, default, bounds and source
     python run.py COMMAND --help        a command's options
@@ -114,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run every scenario again instead of reading matching stored results")
     cmp.add_argument("--data", type=Path, default=None, metavar="DIR", help="read the data files from DIR")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sw = sub.add_parser(
+        "sweep", help="run a sweep: many parameter points, many replicates each, resumable",
+        description="Runs the points of a sweep file (scenarios/sweeps/*.toml: a base scenario and [axes] or a "
+                    "[design]) on a local process pool or a Dask cluster. Point ids and seeds are fixed before "
+                    "anything runs, so the results are the same whatever the workers or executor. Finished points "
+                    "are written as they come; started again on the same folder, a sweep skips them.",
+        epilog="results/<sweep name>/: manifest.json, points.parquet (point_id, seed, parameter values), "
+               "runs.parquet/ (run_id, point_id, seed and per-run metrics) and fall_days.parquet/ (long form), "
+               "failed.json (points that raised, with their error). Dask: --scheduler local starts a "
+               "LocalCluster on 127.0.0.1; --scheduler tcp://HOST:8786 uses a running scheduler (README).")
+    sw.add_argument("sweep", metavar="SWEEP", help="a sweep name (scenarios/sweeps/NAME.toml) or a .toml path")
+    sw.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                    help="worker processes (default: one per core; 1 runs in this process)")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="'local' for a Dask LocalCluster on loopback, or tcp://HOST:PORT of a running Dask scheduler")
+    sw.add_argument("--out", type=Path, default=None, metavar="DIR", help="results folder (default results/<name>)")
+    sw.add_argument("--flush-seconds", type=float, default=2.0, metavar="S",
+                    help="write finished points at least this often (default 2; 0 = after every point)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
                            description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
@@ -233,6 +254,33 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from sim.report import fmt_seconds
+    from sim.sweep import load_sweep, make_executor, run_sweep, summary
+
+    world = _world(args)
+    sweep = load_sweep(args.sweep, world)
+    out = args.out if args.out is not None else REPO / "results" / sweep.name
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else \
+        f"{args.workers or os.cpu_count()} local worker process(es)"
+    print(f"{sweep.name}: {len(sweep.points):,} points x {sweep.replicates:,} replicates ({sweep.method}), "
+          f"base scenario {sweep.scenario.name}, on {where}", file=sys.stderr)
+    executor, close = make_executor(args.workers, args.scheduler)
+    try:
+        outcome = run_sweep(sweep, out, executor, progress=not args.quiet, flush_seconds=args.flush_seconds)
+    finally:
+        close()
+    runs = outcome.n_run * sweep.replicates
+    print(f"{sweep.name}: {outcome.n_run:,} points run ({runs:,} runs) in {fmt_seconds(outcome.seconds)}"
+          + (f", {runs / outcome.seconds:,.0f} runs/s" if outcome.seconds > 0 and runs else "")
+          + f"; {outcome.n_skipped:,} already stored; {len(outcome.failed):,} failed")
+    for k, err in sorted(outcome.failed.items())[:10]:
+        print(f"  point {k} failed: {err}")
+    print(f"results in {out}\n")
+    print(summary(out, sweep))
+    return 1 if outcome.failed else 0
+
+
 def cmd_bench(args) -> int:
     from sim.bench import ONE_THREAD
 
@@ -261,7 +309,7 @@ def cmd_params(args) -> int:
 
 
 COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
-            "compare": cmd_compare, "bench": cmd_bench, "params": cmd_params}
+            "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:

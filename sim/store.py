@@ -169,3 +169,133 @@ def read_result(folder: Path, world: World) -> tuple[dict, EnsembleResult] | Non
         fall_how=np.array([codes[h] for h in table["fall_how"]], dtype=np.int8).reshape(n, n_p),
         held_count=np.zeros((n, 0), dtype=np.int16), district_share=np.zeros((n, 0), dtype=np.float32))
     return meta, result
+
+
+# ----------------------------------------------------------------------------------------------------- sweeps
+#
+# results/<sweep>/ holds manifest.json and points.parquet (written once, before any point runs), and two
+# datasets, runs.parquet/ and fall_days.parquet/, each a folder of part files that pyarrow and pandas read as
+# one table. Every flush of finished points writes one part to each, under the same name: first fall_days, then
+# runs, each to a temporary name and renamed into place. A point counts as stored once its runs part exists; a
+# fall_days part without its runs part (a kill between the two renames) is removed when the sweep starts again.
+
+RUNS, FALLS = "runs.parquet", "fall_days.parquet"
+
+
+def _atomic_parquet(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write_json(tmp, obj)
+    os.replace(tmp, path)
+
+
+def prepare_sweep_folder(out: Path, sweep) -> None:
+    """Create the folder with its manifest and points, or check that it belongs to this very sweep file."""
+    from .params import Params
+    from .world import default_world
+
+    out = Path(out)
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        stored = json.loads(manifest_path.read_text())
+        if stored.get("sweep_text") != sweep.text:
+            from .scenario import ScenarioError
+
+            raise ScenarioError(sweep.path, f"{out} holds the results of a different sweep file; "
+                                            "use another --out folder or remove it")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic_json(manifest_path, {
+            "name": sweep.name, "sweep_file": sweep.path, "sweep_text": sweep.text, "root_seed": sweep.seed,
+            "seeding": "point k: np.random.SeedSequence(root_seed).spawn(n_points)[k]; its replicates run "
+                       "in chunks of 1000 seeded as in ensemble.chunk_seeds(point seed)",
+            "design": sweep.method, "parameters": list(sweep.parameters), "n_points": len(sweep.points),
+            "replicates": sweep.replicates, "base_scenario": sweep.scenario.name,
+            "base_scenario_text": sweep.scenario.text, "base_params": sweep.scenario.params.to_dict(),
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git_commit(), "packages": package_versions(),
+            "data_sha256": data_checksums(default_world()),
+        })
+        points = {"point_id": list(range(len(sweep.points))), "seed": list(sweep.point_seeds)}
+        for name in sweep.parameters:
+            points[name] = [p[name] for p in sweep.points]
+        _atomic_parquet(pa.table(points), out / "points.parquet")
+        assert all(name in Params.names() for name in sweep.parameters)
+    for name in (RUNS, FALLS):
+        (out / name).mkdir(exist_ok=True)
+    # A kill between the two renames of a flush leaves a fall_days part without its runs part: drop it.
+    runs = {p.name for p in (out / RUNS).glob("part-*.parquet")}
+    for p in (out / FALLS).glob("part-*.parquet"):
+        if p.name not in runs:
+            p.unlink()
+    for folder in (out, out / RUNS, out / FALLS):
+        for tmp in folder.glob(".*.tmp-*"):
+            tmp.unlink()
+
+
+def stored_point_ids(out: Path) -> set[int]:
+    parts = sorted((Path(out) / RUNS).glob("part-*.parquet"))
+    ids: set[int] = set()
+    for p in parts:
+        ids.update(pq.read_table(p, columns=["point_id"]).column("point_id").unique().to_pylist())
+    return ids
+
+
+def append_sweep_part(out: Path, sweep, results: list[dict]) -> None:
+    """Write one flush of finished points: a fall_days part, then the runs part of the same name."""
+    from .sweep import RUN_METRICS, part_name
+
+    out = Path(out)
+    names = np.array(_province_names(), dtype=object)
+    name = part_name()
+    runs_cols: dict[str, list] = {"run_id": [], "point_id": [], "seed": []}
+    for m in RUN_METRICS:
+        runs_cols[m] = []
+    fall_tables = []
+    epoch = (DAY0 - dt.date(1970, 1, 1)).days
+    how_names = np.array([FALL_HOW_NAMES[k] for k in sorted(FALL_HOW_NAMES)], dtype=object)
+    for r in results:
+        n, n_p = r["fall_day"].shape
+        run_ids = r["point_id"] * sweep.replicates + np.arange(n)
+        runs_cols["run_id"].append(run_ids)
+        runs_cols["point_id"].append(np.full(n, r["point_id"]))
+        runs_cols["seed"].append(r["run_seed"])
+        for m in RUN_METRICS:
+            runs_cols[m].append(r["metrics"][m])
+        days = r["fall_day"].astype(np.int32).ravel()
+        held = days == NOT_FALLEN
+        fall_tables.append(pa.table({
+            "run_id": pa.array(np.repeat(run_ids, n_p)),
+            "point_id": pa.array(np.full(n * n_p, r["point_id"])),
+            "seed": pa.array(np.repeat(r["run_seed"].astype(np.int64), n_p)),
+            "province": pa.array(np.tile(names, n)),
+            "fell_on": pa.array(np.where(held, 0, days + epoch), type=pa.int32(), mask=held).cast(pa.date32()),
+            "fall_how": pa.array(how_names[r["fall_how"].astype(int).ravel()]),
+        }))
+    _atomic_parquet(pa.concat_tables(fall_tables), out / FALLS / name)
+    _atomic_parquet(pa.table({k: np.concatenate(v) for k, v in runs_cols.items()}), out / RUNS / name)
+
+
+def _province_names():
+    from .world import default_world
+
+    return default_world().names
+
+
+def write_failures(out: Path, failed: dict) -> None:
+    path = Path(out) / "failed.json"
+    if failed:
+        _atomic_json(path, {str(k): v for k, v in sorted(failed.items())})
+    elif path.exists():
+        path.unlink()  # a restart that succeeded where a point had failed
+
+
+def read_sweep(out: Path):
+    """(points, runs) as pyarrow tables."""
+    out = Path(out)
+    return pq.read_table(out / "points.parquet"), pq.read_table(out / RUNS)

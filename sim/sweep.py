@@ -1,0 +1,329 @@
+"""Scenario sweeps: an experiment design -> points with fixed ids and seeds -> any concurrent.futures Executor.
+
+A sweep file (scenarios/sweeps/*.toml) names a base scenario and either `[axes]` (lists of values: the full grid)
+or a `[design]` (`lhs`, `sobol` or `grid` over `[design.bounds]`, with a point count; scipy.stats.qmc), and the
+replicates per point. Point ids and seeds are fixed before anything runs — point k gets the k-th child of
+np.random.SeedSequence(seed).spawn(n_points) — and stored, so the results do not depend on the number of
+workers, the executor, or the order in which points finish. A point's replicates run through the ensemble path.
+
+Results (results/<sweep name>/, see sim/store.py): manifest.json, points.parquet, and the datasets
+runs.parquet/ and fall_days.parquet/ (one part file per flush of finished points, each written atomically).
+A sweep started again on the same folder skips the points already stored. A point that raises is recorded in
+failed.json with its error, and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import uuid
+import time
+import tomllib
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import qmc
+
+from .ensemble import run_ensemble
+from .experiment import with_overrides
+from .metrics import censored, observed, run_metrics, seeded_capitals
+from .params import Params, ParamsError
+from .scenario import Scenario, ScenarioError, _Checker, load_scenario
+from .world import World, day_index, default_world
+
+HELD_ON = dt.date(2021, 8, 31)
+
+SWEEP_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps"
+TOP_KEYS = ("name", "description", "scenario", "replicates", "seed", "axes", "design")
+DESIGN_KEYS = ("method", "points", "bounds", "seed")
+METHODS = ("lhs", "sobol", "grid")
+RUN_METRICS = ("tau_b", "spearman", "mae_days", "curve_error", "kabul_error_days", "held_aug31")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    description: str
+    scenario: Scenario
+    replicates: int
+    seed: int
+    parameters: tuple[str, ...]  # the swept Params fields
+    points: tuple[dict, ...]  # point k's parameter values
+    point_seeds: tuple[int, ...]
+    method: str  # "axes" or the design method
+    text: str
+    path: str
+
+
+# ------------------------------------------------------------------------------------------------- the file
+
+
+def _points_from_design(c: _Checker, design: dict, spec: dict) -> tuple[tuple[str, ...], list[dict], str]:
+    c.unknown("design.", design, DESIGN_KEYS)
+    method = design.get("method")
+    if method not in METHODS:
+        c.fail("design.method", f"{method!r} is not a design; allowed: {', '.join(METHODS)}")
+    n = c.integer("design.points", design.get("points"), 1, 1_000_000)
+    bounds = c.table("design.bounds", design.get("bounds", {}))
+    if not bounds:
+        c.fail("design.bounds", "give at least one parameter with [low, high]")
+    names = tuple(bounds)
+    lo, hi = [], []
+    for name in names:
+        key = f"design.bounds.{name}"
+        if name not in spec:
+            c.fail(key, "not a model parameter; allowed: " + ", ".join(spec))
+        if spec[name]["type"] == "bool":
+            c.fail(key, "a switch cannot be swept over bounds; use [axes] with [true, false]")
+        pair = bounds[name]
+        if not (isinstance(pair, list) and len(pair) == 2):
+            c.fail(key, f"expected [low, high], got {pair!r}")
+        a = c.number(key, pair[0], spec[name]["lo"], spec[name]["hi"])
+        b = c.number(key, pair[1], spec[name]["lo"], spec[name]["hi"])
+        if not a < b:
+            c.fail(key, f"low {a:g} must be below high {b:g}")
+        lo.append(a)
+        hi.append(b)
+    seed = c.integer("design.seed", design.get("seed", 0), 0, 2**32 - 1)
+    d = len(names)
+    if method == "lhs":
+        unit = qmc.LatinHypercube(d=d, seed=seed).random(n)
+    elif method == "sobol":
+        unit = qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
+    else:
+        per_axis = max(2, round(n ** (1.0 / d)))
+        axis = np.linspace(0.0, 1.0, per_axis)
+        unit = np.array(list(itertools.product(axis, repeat=d)))
+    values = qmc.scale(unit, lo, hi) if method != "grid" else np.array(lo) + unit * (np.array(hi) - np.array(lo))
+    return names, [dict(zip(names, map(float, row))) for row in values], method
+
+
+def _points_from_axes(c: _Checker, axes: dict, spec: dict) -> tuple[tuple[str, ...], list[dict]]:
+    names = tuple(axes)
+    if not names:
+        c.fail("axes", "give at least one parameter with a list of values")
+    lists = []
+    for name in names:
+        key = f"axes.{name}"
+        if name not in spec:
+            c.fail(key, "not a model parameter; allowed: " + ", ".join(spec))
+        values = axes[name]
+        if not isinstance(values, list) or not values:
+            c.fail(key, f"expected a non-empty list of values, got {values!r}")
+        checked = []
+        for v in values:
+            if spec[name]["type"] == "bool":
+                if not isinstance(v, bool):
+                    c.fail(key, f"{v!r} is not true or false")
+                checked.append(v)
+            else:
+                checked.append(c.number(key, v, spec[name]["lo"], spec[name]["hi"]))
+        lists.append(checked)
+    return names, [dict(zip(names, combo)) for combo in itertools.product(*lists)]
+
+
+def parse_sweep(text: str, path, world: World) -> Sweep:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, f"not valid TOML: {exc}") from None
+    c = _Checker(path, world)
+    c.unknown("", raw, TOP_KEYS)
+    for key in ("name", "description", "scenario", "replicates", "seed"):
+        if key not in raw:
+            c.fail(key, "missing; a sweep needs name, description, scenario, replicates, seed and [axes] or [design]")
+    if ("axes" in raw) == ("design" in raw):
+        c.fail("axes", "give either [axes] (a full grid) or [design] (lhs, sobol or grid over bounds), not both")
+    scenario = load_scenario(c.text("scenario", raw["scenario"]), world)
+    spec = Params.spec()
+    if "axes" in raw:
+        names, points = _points_from_axes(c, c.table("axes", raw["axes"]), spec)
+        method = "axes"
+    else:
+        names, points, method = _points_from_design(c, c.table("design", raw["design"]), spec)
+    for k, point in enumerate(points):  # every point must make valid Params with the base scenario's overrides
+        try:
+            scenario.params.replace(**point)
+        except ParamsError as exc:
+            raise ScenarioError(path, f"point {k}: {exc}", "axes" if method == "axes" else "design") from None
+    seed = c.integer("seed", raw["seed"], 0, 2**63 - 1)
+    children = np.random.SeedSequence(seed).spawn(len(points))
+    point_seeds = tuple(int(ch.generate_state(1, np.uint64)[0] >> np.uint64(1)) for ch in children)
+    return Sweep(name=c.text("name", raw["name"]), description=c.text("description", raw["description"]),
+                 scenario=scenario, replicates=c.integer("replicates", raw["replicates"], 1, 1_000_000),
+                 seed=seed, parameters=names, points=tuple(points), point_seeds=point_seeds, method=method,
+                 text=text, path=str(path))
+
+
+def load_sweep(name_or_path: str, world: World) -> Sweep:
+    p = Path(name_or_path)
+    if not (p.suffix == ".toml" or p.exists()):
+        p = SWEEP_DIR / f"{name_or_path}.toml"
+    if not p.is_file():
+        known = ", ".join(sorted(q.stem for q in SWEEP_DIR.glob("*.toml")))
+        raise ScenarioError(p, f"no such sweep file; the shipped sweeps are: {known}")
+    return parse_sweep(p.read_text(encoding="utf-8"), p, world)
+
+
+# ------------------------------------------------------------------------------------------------- one point
+
+
+def run_point(task: tuple) -> dict:
+    """Run one point's replicates and return its per-run metrics and fall days as plain arrays (picklable).
+
+    Runs in a worker process: it takes everything it needs in `task` and builds the world from the shipped
+    data (cached per process).
+    """
+    point_id, values, point_seed, replicates, scenario = task
+    world = default_world()
+    params = scenario.params.replace(**values)
+    r = run_ensemble(params, replicates, point_seed, scenario.start, scenario.end, world,
+                     interventions=scenario.events, initial=scenario.initial)
+    obs = observed(world, r.start_day, r.end_day, seeded_capitals(r))
+    days = censored(r.fall_day, r.end_day)
+    metrics = run_metrics(days[:, obs.index], obs)
+    metrics.setdefault("kabul_error_days", np.full(replicates, np.nan))
+    metrics["held_aug31"] = (days > day_index(HELD_ON)).sum(axis=1).astype(float)
+    return {
+        "point_id": point_id,
+        "run_seed": r.run_seed,
+        "metrics": {k: np.asarray(metrics[k], dtype=float) for k in RUN_METRICS},
+        "fall_day": r.fall_day,
+        "fall_how": r.fall_how,
+        "start_day": r.start_day,
+    }
+
+
+# ------------------------------------------------------------------------------------------------- executors
+
+
+class InlineExecutor(Executor):
+    """Runs each task when it is submitted, in this process (--workers 1): simplest to debug and profile."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future, as a pool does
+            f.set_exception(exc)
+        return f
+
+
+def make_executor(workers: int | None, scheduler: str | None):
+    """(executor, closer). Default: a local process pool sized to the machine; 'local': a Dask LocalCluster on
+    loopback; 'tcp://HOST:PORT': a running Dask scheduler. Dask tasks are submitted with pure=False, since a
+    stochastic task must never be deduplicated with another of the same arguments."""
+    from .bench import ONE_THREAD
+
+    # Worker processes inherit the environment: one BLAS/OpenMP thread each, so N workers use N cores.
+    os.environ.update(ONE_THREAD)
+    if scheduler is None:
+        n = workers or os.cpu_count() or 1
+        if n == 1:
+            ex = InlineExecutor()
+            return ex, ex.shutdown
+        import multiprocessing
+
+        # spawn: workers start clean (no threads or state inherited from the parent), on every platform alike.
+        ex = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+        return ex, ex.shutdown
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+
+        def close():
+            client.close()
+            cluster.close()
+    else:
+        client = Client(scheduler)
+        close = client.close
+    return client.get_executor(pure=False), close
+
+
+# ------------------------------------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepOutcome:
+    n_points: int
+    n_skipped: int  # already stored when the sweep started
+    n_run: int
+    failed: dict  # point id -> error text
+    seconds: float
+
+
+def run_sweep(sweep: Sweep, out: Path, executor: Executor, progress: bool = True, point_fn=run_point,
+              flush_seconds: float = 2.0, flush_points: int = 100) -> SweepOutcome:
+    """Run every point not yet stored in `out`, writing finished points as they come (see sim/store.py)."""
+    from . import store
+
+    t0 = time.perf_counter()
+    store.prepare_sweep_folder(out, sweep)
+    done = store.stored_point_ids(out)
+    todo = [k for k in range(len(sweep.points)) if k not in done]
+    failed: dict[int, str] = {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo) * sweep.replicates, unit="run", desc=sweep.name, disable=None, smoothing=0.1)
+    futures = {executor.submit(point_fn, (k, sweep.points[k], sweep.point_seeds[k], sweep.replicates,
+                                          sweep.scenario)): k for k in todo}
+    buffer, last = [], time.perf_counter()
+    for fut in as_completed(futures):
+        k = futures[fut]
+        try:
+            buffer.append(fut.result())
+        except Exception as exc:  # noqa: BLE001 - a failing point is recorded and the sweep goes on
+            failed[k] = f"{type(exc).__name__}: {exc}"
+        if bar is not None:
+            bar.update(sweep.replicates)
+        if buffer and (len(buffer) >= flush_points or time.perf_counter() - last > flush_seconds):
+            store.append_sweep_part(out, sweep, buffer)
+            buffer, last = [], time.perf_counter()
+    if buffer:
+        store.append_sweep_part(out, sweep, buffer)
+    store.write_failures(out, failed)
+    if bar is not None:
+        bar.close()
+    return SweepOutcome(len(sweep.points), len(done), len(todo) - len(failed), failed, time.perf_counter() - t0)
+
+
+def part_name() -> str:
+    return f"part-{uuid.uuid4().hex}.parquet"
+
+
+def summary(out: Path, sweep: Sweep, top: int = 5) -> str:
+    """The best points by fit to the observed record, and each metric's mean per value of each swept parameter."""
+    from . import store
+
+    points, runs = store.read_sweep(out)
+    p = points.to_pandas().set_index("point_id")
+    r = runs.to_pandas()
+    if r.empty:
+        return "no finished points"
+    per_point = r.groupby("point_id")[list(RUN_METRICS)].mean()
+    per_point["abs_kabul_error"] = r.assign(a=r["kabul_error_days"].abs()).groupby("point_id")["a"].mean()
+    table = p.join(per_point, how="inner")
+    best = table.sort_values(["tau_b", "abs_kabul_error"], ascending=[False, True]).head(top)
+    cols = list(sweep.parameters) + ["tau_b", "abs_kabul_error", "mae_days", "held_aug31"]
+    lines = [f"Best {len(best)} of {len(table)} points by mean tau-b against the observed order "
+             "(then by Kabul's absolute error in days):", best[cols].to_string(float_format=lambda x: f"{x:.3g}")]
+    lines.append("\nMean of each metric per value of each swept parameter"
+                 + (" (in five bins of equal count)" if sweep.method != "axes" else "") + ":")
+    metrics = ["tau_b", "abs_kabul_error", "mae_days", "held_aug31"]
+    for name in sweep.parameters:
+        key = table[name]
+        if sweep.method != "axes" and key.nunique() > 5:
+            import pandas as pd
+
+            key = pd.qcut(key, 5, duplicates="drop")
+        lines.append(f"\n{name}:")
+        lines.append(table.groupby(key, observed=True)[metrics].mean().to_string(float_format=lambda x: f"{x:.3g}"))
+    return "\n".join(lines)
