@@ -274,6 +274,12 @@ def cmd_sweep(args) -> int:
     print(f"{sweep.name}: {outcome.n_run:,} points run ({runs:,} runs) in {fmt_seconds(outcome.seconds)}"
           + (f", {runs / outcome.seconds:,.0f} runs/s" if outcome.seconds > 0 and runs else "")
           + f"; {outcome.n_skipped:,} already stored; {len(outcome.failed):,} failed")
+    import resource
+
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory: this process {parent:,.0f} MB"
+          + (f", largest local worker {workers:,.0f} MB" if workers else ""))
     for k, err in sorted(outcome.failed.items())[:10]:
         print(f"  point {k} failed: {err}")
     print(f"results in {out}\n")

@@ -111,3 +111,12 @@ def test_scenarios_and_compare_commands():
     r = run_cli("compare", "baseline", "no-cascade", "--runs", "60", "--rerun", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "common random numbers" in r.stdout and "no-cascade" in r.stdout and "+-" in r.stdout
+
+
+def test_the_example_sweep_runs_from_the_readme(tmp_path):
+    r = run_cli("sweep", "north-and-cascade", "--out", str(tmp_path / "sw"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "25 points run (2,500 runs)" in r.stdout and "Best 5 of 25 points" in r.stdout
+    assert "target_north_weight:" in r.stdout and "peak memory" in r.stdout
+    assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["fall_days.parquet", "manifest.json",
+                                                                   "points.parquet", "runs.parquet"]
