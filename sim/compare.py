@@ -15,7 +15,8 @@ import numpy as np
 
 from .ensemble import EnsembleResult
 from .metrics import censored, kendall_tau_b, observed, seeded_capitals
-from .world import World, day_date, day_index
+from .report import fmt_day
+from .world import World, day_index
 
 HELD_ON = dt.date(2021, 8, 31)
 
@@ -53,10 +54,6 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(d.mean()), float(1.96 * d.std(ddof=1) / np.sqrt(d.size))
 
 
-def _date(day: float, end_day: int) -> str:
-    return "held" if day > end_day else day_date(int(round(day))).strftime("%d %b")
-
-
 def compare_table(rows: list[Outcomes]) -> str:
     first = rows[0]
     head = (f"{'scenario':<20} {'Kabul falls: median [10-90 %]':<30} {'vs first (days)':<16} "
@@ -64,7 +61,7 @@ def compare_table(rows: list[Outcomes]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         q = np.percentile(r.kabul_day, [50, 10, 90])
-        kabul = f"{_date(q[0], r.end_day)} [{_date(q[1], r.end_day)} - {_date(q[2], r.end_day)}]"
+        kabul = f"{fmt_day(q[0], r.end_day)} [{fmt_day(q[1], r.end_day)} - {fmt_day(q[2], r.end_day)}]"
         if r is first:
             dk = dh = dt_ = "-"
         else:

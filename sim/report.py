@@ -8,7 +8,8 @@ from .params import Params
 from .world import day_date
 
 
-def _date(day: float, end_day: int) -> str:
+def fmt_day(day: float, end_day: int) -> str:
+    """A day index as '06 Aug', or 'held' past the end of the run."""
     if day > end_day:
         return "held"
     return day_date(int(round(day))).strftime("%d %b")
@@ -21,10 +22,10 @@ def capital_table(scorecard: dict, end_day: int) -> str:
     lines = [head, "-" * len(head)]
     for k, r in enumerate(rows, 1):
         mark = "~" if r["date_confidence"] != "high" else " "
-        obs = _date(r["observed_day"], end_day) + mark
-        rng = f"{_date(r['p10_day'], end_day)} - {_date(r['p90_day'], end_day)}"
+        obs = fmt_day(r["observed_day"], end_day) + mark
+        rng = f"{fmt_day(r['p10_day'], end_day)} - {fmt_day(r['p90_day'], end_day)}"
         lines.append(f"{k:>2}  {r['province']:<14} {r['capital'][:23]:<23} {obs:<9} "
-                     f"{_date(r['median_day'], end_day):<17} {rng:<17} {r['p_fallen_by_aug15']:>19.2f}")
+                     f"{fmt_day(r['median_day'], end_day):<17} {rng:<17} {r['p_fallen_by_aug15']:>19.2f}")
     lines.append("~ observed date uncertain by about a day (scored as exact within one day); "
                  "'held' = still held at the end of the run")
     return "\n".join(lines)

@@ -82,7 +82,7 @@ class Scenario:
 # ------------------------------------------------------------------------------------------------- validation
 
 
-class _Checker:
+class Checker:
     def __init__(self, path, world: World):
         self.path, self.world = path, world
 
@@ -148,7 +148,7 @@ class _Checker:
             self.fail(f"{key_prefix}{extra[0]}", f"unknown key; allowed: {', '.join(allowed)}")
 
 
-def _event(c: _Checker, k: int, raw, start: dt.date, end: dt.date) -> Intervention:
+def _event(c: Checker, k: int, raw, start: dt.date, end: dt.date) -> Intervention:
     key = f"events[{k}]"
     c.table(key, raw)
     kind = raw.get("kind")
@@ -184,14 +184,20 @@ def _event(c: _Checker, k: int, raw, start: dt.date, end: dt.date) -> Interventi
     return Intervention(kind=kind, on=on, args=tuple(args))
 
 
-def parse_scenario(text: str, path, world: World) -> Scenario:
-    """Validate the text of a scenario file; raises ScenarioError naming the file and the key."""
+def read_toml(text: str, path, world: World, keys) -> tuple[dict, Checker]:
+    """Parse a TOML file's text and check its top-level keys; returns the table and a Checker for the rest."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, f"not valid TOML: {exc}") from None
-    c = _Checker(path, world)
-    c.unknown("", raw, TOP_KEYS)
+    c = Checker(path, world)
+    c.unknown("", raw, keys)
+    return raw, c
+
+
+def parse_scenario(text: str, path, world: World) -> Scenario:
+    """Validate the text of a scenario file; raises ScenarioError naming the file and the key."""
+    raw, c = read_toml(text, path, world, TOP_KEYS)
     for key in REQUIRED:
         if key not in raw:
             c.fail(key, f"missing; a scenario needs {', '.join(REQUIRED)}")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .params import Params
-from .rules import NOT_FALLEN, SEEDED, Drivers, State, advance_day, initial_state
+from .rules import NOT_FALLEN, SEEDED, Drivers, State, advance_day, apply_falls, initial_state
 from .world import World, day_date, day_index
 
 DEFAULT_DISTRICT_TOTAL = 407  # LWJ's denominator in 2021 where a figure gives none (data/README.md)
@@ -111,8 +111,6 @@ def start_state(world: World, p: Params, drivers: Drivers, n: int, start_day: in
         for day in range(start_day):
             advance_day(s, world, p, spin_up, day, rng)
     else:  # [initial] fallen on a 1 May start: they fall "the day before", with no spin-up to run
-        from .rules import apply_falls
-
         falls = np.broadcast_to(fall_days != NOT_FALLEN, s.control.shape).copy()
         s.fall_how[falls] = SEEDED
         apply_falls(s, world, p, drivers, 0, falls)

@@ -19,7 +19,6 @@ import itertools
 import os
 import uuid
 import time
-import tomllib
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from .ensemble import run_ensemble
 from .experiment import with_overrides
 from .metrics import censored, observed, run_metrics, seeded_capitals
 from .params import Params, ParamsError
-from .scenario import Scenario, ScenarioError, _Checker, load_scenario
+from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml
 from .world import World, day_index, default_world
 
 HELD_ON = dt.date(2021, 8, 31)
@@ -61,7 +60,7 @@ class Sweep:
 # ------------------------------------------------------------------------------------------------- the file
 
 
-def _points_from_design(c: _Checker, design: dict, spec: dict) -> tuple[tuple[str, ...], list[dict], str]:
+def _points_from_design(c: Checker, design: dict, spec: dict) -> tuple[tuple[str, ...], list[dict], str]:
     c.unknown("design.", design, DESIGN_KEYS)
     method = design.get("method")
     if method not in METHODS:
@@ -101,7 +100,7 @@ def _points_from_design(c: _Checker, design: dict, spec: dict) -> tuple[tuple[st
     return names, [dict(zip(names, map(float, row))) for row in values], method
 
 
-def _points_from_axes(c: _Checker, axes: dict, spec: dict) -> tuple[tuple[str, ...], list[dict]]:
+def _points_from_axes(c: Checker, axes: dict, spec: dict) -> tuple[tuple[str, ...], list[dict]]:
     names = tuple(axes)
     if not names:
         c.fail("axes", "give at least one parameter with a list of values")
@@ -126,12 +125,8 @@ def _points_from_axes(c: _Checker, axes: dict, spec: dict) -> tuple[tuple[str, .
 
 
 def parse_sweep(text: str, path, world: World) -> Sweep:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, f"not valid TOML: {exc}") from None
-    c = _Checker(path, world)
-    c.unknown("", raw, TOP_KEYS)
+    """Validate the text of a sweep file and lay out its points and seeds; raises ScenarioError."""
+    raw, c = read_toml(text, path, world, TOP_KEYS)
     for key in ("name", "description", "scenario", "replicates", "seed"):
         if key not in raw:
             c.fail(key, "missing; a sweep needs name, description, scenario, replicates, seed and [axes] or [design]")

@@ -110,3 +110,10 @@ def test_seeded_runs_are_reproducible(world):
     a = run_ensemble(Params(), 50, seed=9, world=world, start=dt.date(2021, 8, 1))
     b = run_ensemble(Params(), 50, seed=9, world=world, start=dt.date(2021, 8, 1))
     assert np.array_equal(a.fall_day, b.fall_day)
+
+
+def test_initial_fallen_on_a_1_may_start(world):
+    r = run_ensemble(Params(), 20, seed=2, world=world, initial=InitialConditions(fallen=("Nimruz",)))
+    i = world.record.index["Nimruz"]
+    assert (r.fall_how[:, i] == SEEDED).all() and (r.fall_day[:, i] == 0).all()
+    assert not (r.fall_how[:, np.arange(34) != i] == SEEDED).any()
