@@ -6,6 +6,7 @@
     python run.py scenarios             list the scenarios with their one-line descriptions
     python run.py compare A B ...       compare scenarios with common random numbers
     python run.py sweep SWEEP           run a sweep of parameter points (local pool or Dask), resumable
+    python run.py plot RESULTS_DIR ...  figures and report.html from stored results
     python run.py bench                 benchmark: runs per second (Mesa model, ensemble) and peak memory
     python run.py params                list every model parameter with its unit, default, bounds and source
     python run.py COMMAND --help        a command's options
@@ -135,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--flush-seconds", type=float, default=2.0, metavar="S",
                     help="write finished points at least this often (default 2; 0 = after every point)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser(
+        "plot", help="figures and report.html from stored results (never re-runs the model)",
+        description="Writes PNG and SVG figures and a report.html next to the stored results: for a scenario "
+                    "run, the fall-day distributions, capitals held over time, two maps and the metrics against "
+                    "the null models; for a sweep, each metric against each parameter and heatmaps. Given several "
+                    "run folders, also a side-by-side comparison in --out.")
+    pl.add_argument("folders", nargs="+", type=Path, metavar="RESULTS_DIR", help="results folder(s)")
+    pl.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="where the comparison of several folders goes (default results/comparison)")
 
     bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
                            description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
@@ -287,6 +298,29 @@ def cmd_sweep(args) -> int:
     return 1 if outcome.failed else 0
 
 
+def cmd_plot(args) -> int:
+    from sim.figures import plot_comparison, plot_folder
+
+    world = _world(args)
+    for folder in args.folders:
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such results folder")
+        try:
+            paths = plot_folder(folder, world)
+        except FileNotFoundError as exc:
+            raise UserError(str(exc)) from None
+        print(f"{folder}: {', '.join(p.name for p in paths)}")
+    runs = [f for f in args.folders if not (f / "points.parquet").exists()]
+    if len(runs) > 1:
+        out = args.out if args.out is not None else REPO / "results" / "comparison"
+        try:
+            paths = plot_comparison(runs, out, world)
+        except FileNotFoundError as exc:
+            raise UserError(f"{exc} (a comparison needs scenario run folders)") from None
+        print(f"{out}: {', '.join(p.name for p in paths)}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from sim.bench import ONE_THREAD
 
@@ -315,7 +349,7 @@ def cmd_params(args) -> int:
 
 
 COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
-            "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench, "params": cmd_params}
+            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,7 @@
-"""Figures from result arrays. Plots take results in and return (fig, axes); they never run the model."""
+"""Figures from result arrays. Plots take results in and return (fig, axes); they never run the model.
+
+Conventions: dates on time axes, units on every axis, a title that says what was run.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +18,21 @@ import numpy as np  # noqa: E402
 from .world import day_date  # noqa: E402
 
 
+def _date_axis(ax, axis="x"):
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(mdates.WeekdayLocator(byweekday=mdates.MO))
+    target.set_major_formatter(mdates.DateFormatter("%d %b"))
+
+
+def _dates(days) -> np.ndarray:
+    return np.array([np.datetime64(day_date(int(d))) for d in np.atleast_1d(days)])
+
+
 def held_over_time(held_count: np.ndarray, start_day: int, observed_days: np.ndarray, n_capitals: int,
                    title: str, zoom_from: dt.date | None = dt.date(2021, 7, 15)):
     """Capitals government-held at the end of each day: ensemble median, 50 % and 90 % bands, observed steps.
 
-    held_count: (n_runs, n_days) from an EnsembleResult; observed_days: observed fall day of every capital
-    (NOT_FALLEN = -1 for none).
+    held_count: (n_runs, n_days); observed_days: observed fall day of every capital (-1 for none).
     """
     n_days = held_count.shape[1]
     dates = np.array([day_date(start_day + k) for k in range(n_days)])
@@ -38,10 +50,186 @@ def held_over_time(held_count: np.ndarray, start_day: int, observed_days: np.nda
     ax.set_ylim(0, n_capitals + 1)
     ax.set_ylabel("provincial capitals held by the government")
     ax.set_xlabel("date (2021)")
-    ax.xaxis.set_major_locator(mdates.WeekdayLocator(byweekday=mdates.MO))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    _date_axis(ax)
     ax.grid(alpha=0.3)
     ax.set_title(title)
     ax.legend(loc="lower left")
     fig.autofmt_xdate()
+    return fig, ax
+
+
+def fall_day_distributions(names: list[str], sim_days: np.ndarray, observed_days: np.ndarray,
+                           tolerance: np.ndarray, end_day: int, title: str):
+    """One row per capital, ordered by observed date: simulated 10-90 % and 25-75 % ranges, median, and the
+    observed date (with its +-1 day band where the record is uncertain). sim_days: (n_runs, k), censored."""
+    order = np.argsort(observed_days, kind="stable")[::-1]  # first to fall at the top
+    k = len(order)
+    fig, ax = plt.subplots(figsize=(9, 0.28 * k + 1.6))
+    q = np.percentile(sim_days, [10, 25, 50, 75, 90], axis=0)
+    y = np.arange(k)
+    to_num = lambda d: mdates.date2num(_dates(d))  # noqa: E731
+    for row, i in enumerate(order):
+        ax.plot(to_num([q[0, i], q[4, i]]), [row, row], color="tab:blue", lw=1.2, alpha=0.7)
+        ax.plot(to_num([q[1, i], q[3, i]]), [row, row], color="tab:blue", lw=5, alpha=0.6, solid_capstyle="butt")
+        ax.plot(to_num([q[2, i]]), [row], "o", color="tab:blue", ms=4)
+        if tolerance[i]:
+            lo, hi = to_num([observed_days[i] - tolerance[i], observed_days[i] + tolerance[i]])
+            ax.fill_between([lo, hi], row - 0.4, row + 0.4, color="tab:red", alpha=0.18, lw=0)
+        ax.plot(to_num([observed_days[i]]), [row], "|", color="tab:red", ms=11, mew=2.5)
+    ax.set_yticks(y)
+    ax.set_yticklabels([names[i] for i in order], fontsize=8)
+    ax.set_ylim(-0.7, k - 0.3)
+    ax.axvline(mdates.date2num(np.datetime64(day_date(end_day))), color="grey", lw=0.8, ls=":")
+    ax.xaxis_date()
+    _date_axis(ax)
+    ax.set_xlabel("date the capital fell (2021); right of the dotted line = held to the end of the run")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Line2D([], [], color="tab:blue", lw=5, alpha=0.6, label="simulated 25-75 %"),
+                       Line2D([], [], color="tab:blue", lw=1.2, label="simulated 10-90 %"),
+                       Line2D([], [], color="tab:blue", marker="o", ls="", label="simulated median"),
+                       Line2D([], [], color="tab:red", marker="|", ls="", ms=11, mew=2.5, label="observed"),
+                       Patch(color="tab:red", alpha=0.18, label="observed +-1 day (uncertain date)")],
+              loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig, ax
+
+
+def collapse_map(lon: np.ndarray, lat: np.ndarray, names: list[str], edges: list[tuple[int, int]],
+                 value: np.ndarray, observed_rank: np.ndarray, title: str, value_label: str,
+                 as_dates: bool = True, vmin=None, vmax=None):
+    """Capitals at their coordinates and the road links, coloured by `value` (a median fall day, or a
+    probability), each labelled with its observed order of fall. No country outline: none is available offline."""
+    fig, ax = plt.subplots(figsize=(10, 7.5))
+    for a, b in edges:
+        ax.plot([lon[a], lon[b]], [lat[a], lat[b]], color="0.7", lw=1.2, zorder=1)
+    cmap = plt.get_cmap("viridis")
+    extend = "neither"
+    if as_dates and vmax is None:
+        # A late hold-out (Panjshir) would stretch the scale: stop it at the 90th percentile plus a week.
+        vmax = min(float(np.max(value)), float(np.percentile(value, 90)) + 7)
+        extend = "max" if np.max(value) > vmax else "neither"
+    sc = ax.scatter(lon, lat, c=value, cmap=cmap, s=140, edgecolor="black", lw=0.6, zorder=3, vmin=vmin, vmax=vmax)
+    for i, name in enumerate(names):
+        ax.annotate(f"{name} ({observed_rank[i]})", (lon[i], lat[i]), xytext=(6, 5), textcoords="offset points",
+                    fontsize=7.5, zorder=4)
+    cb = fig.colorbar(sc, ax=ax, shrink=0.8, extend=extend)
+    cb.set_label(value_label)
+    if as_dates:
+        ticks = cb.get_ticks()
+        cb.set_ticks(ticks)
+        cb.set_ticklabels([day_date(int(t)).strftime("%d %b") for t in ticks])
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
+    ax.set_aspect(1.0 / np.cos(np.deg2rad(np.mean(lat))))
+    ax.grid(alpha=0.2)
+    ax.set_title(title + "\n(n) = observed order of fall")
+    fig.tight_layout()
+    return fig, ax
+
+
+def metric_distributions(per_run: dict[str, np.ndarray], nulls: dict[str, dict[str, float]], labels: dict,
+                         title: str):
+    """A histogram per metric over runs, with each null model's value as a vertical line."""
+    keys = [k for k in labels if k in per_run]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.6), squeeze=False)
+    styles = ["--", ":", "-."]
+    for ax, key in zip(axes[0], keys):
+        v = per_run[key][~np.isnan(per_run[key])]
+        ax.hist(v, bins=30, color="tab:blue", alpha=0.75, label="model runs")
+        for (name, vals), ls in zip(nulls.items(), styles):
+            if key in vals and np.isfinite(vals[key]):
+                ax.axvline(vals[key], color="black", ls=ls, lw=1.5, label=name)
+        ax.set_xlabel(labels[key])
+        ax.set_ylabel("runs")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, axes
+
+
+def scenario_comparison(names: list[str], kabul_days: list[np.ndarray], held_aug31: list[np.ndarray],
+                        end_day: int, observed_kabul: int, title: str):
+    """Kabul's fall date and the capitals held on 31 August, scenario by scenario, side by side."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 0.5 * len(names) + 2.5), sharey=True)
+    y = np.arange(len(names))[::-1]
+    for row, kd, held in zip(y, kabul_days, held_aug31):
+        q = np.percentile(kd, [10, 25, 50, 75, 90])
+        a1.plot(mdates.date2num(_dates(q[[0, 4]])), [row, row], color="tab:blue", lw=1.2)
+        a1.plot(mdates.date2num(_dates(q[[1, 3]])), [row, row], color="tab:blue", lw=6, alpha=0.6)
+        a1.plot(mdates.date2num(_dates([q[2]])), [row], "o", color="tab:blue")
+        h = np.percentile(held, [10, 25, 50, 75, 90])
+        a2.plot(h[[0, 4]], [row, row], color="tab:orange", lw=1.2)
+        a2.plot(h[[1, 3]], [row, row], color="tab:orange", lw=6, alpha=0.6)
+        a2.plot([held.mean()], [row], "D", color="tab:orange")
+    a1.axvline(mdates.date2num(np.datetime64(day_date(observed_kabul))), color="tab:red", lw=2,
+               label="observed (15 Aug)")
+    a1.axvline(mdates.date2num(np.datetime64(day_date(end_day))), color="grey", lw=0.8, ls=":",
+               label="end of the run (right of it: held)")
+    a1.set_yticks(y)
+    a1.set_yticklabels(names)
+    a1.xaxis_date()
+    _date_axis(a1)
+    a1.set_xlabel("Kabul's fall date (2021): median, 25-75 %, 10-90 %")
+    a1.legend(fontsize=8)
+    a2.axvline(1, color="tab:red", lw=2, label="observed (Panjshir)")
+    a2.set_xlabel("capitals held on 31 August: mean (diamond), 25-75 %, 10-90 %")
+    a2.legend(fontsize=8)
+    for ax in (a1, a2):
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, (a1, a2)
+
+
+def sweep_response(x: np.ndarray, y: np.ndarray, x_label: str, y_label: str, ax=None, bins: int = 8):
+    """A metric against a swept parameter: point means as dots, binned median with 10-90 % band."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.2))
+    ax.plot(x, y, ".", color="0.6", ms=3, alpha=0.6)
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, min(bins, len(np.unique(x))) + 1)))
+    if len(edges) > 2:
+        idx = np.clip(np.digitize(x, edges[1:-1]), 0, len(edges) - 2)
+        centres = np.array([x[idx == b].mean() for b in range(len(edges) - 1) if (idx == b).any()])
+        qs = np.array([np.percentile(y[idx == b], [10, 50, 90]) for b in range(len(edges) - 1) if (idx == b).any()])
+        ax.fill_between(centres, qs[:, 0], qs[:, 2], color="tab:blue", alpha=0.25)
+        ax.plot(centres, qs[:, 1], color="tab:blue", lw=2)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.grid(alpha=0.3)
+    return ax.figure, ax
+
+
+def sweep_heatmap(x: np.ndarray, y: np.ndarray, z: np.ndarray, x_label: str, y_label: str, z_label: str,
+                  title: str, bins: int = 6):
+    """Mean of z over a grid of two swept parameters (exact values for grids, bins for designs)."""
+    def cells(v):
+        u = np.unique(v)
+        if len(u) <= 12:
+            return u, np.searchsorted(u, v)
+        edges = np.quantile(v, np.linspace(0, 1, bins + 1))
+        return 0.5 * (edges[1:] + edges[:-1]), np.clip(np.digitize(v, edges[1:-1]), 0, bins - 1)
+
+    xs, xi = cells(x)
+    ys, yi = cells(y)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for a in range(len(xs)):
+        for b in range(len(ys)):
+            sel = (xi == a) & (yi == b)
+            if sel.any():
+                grid[b, a] = z[sel].mean()
+    fig, ax = plt.subplots(figsize=(6, 4.8))
+    im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(xs)))
+    ax.set_xticklabels([f"{v:.3g}" for v in xs], rotation=45)
+    ax.set_yticks(range(len(ys)))
+    ax.set_yticklabels([f"{v:.3g}" for v in ys])
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    fig.colorbar(im, ax=ax).set_label(z_label)
+    ax.set_title(title)
+    fig.tight_layout()
     return fig, ax

@@ -153,6 +153,8 @@ def read_result(folder: Path, world: World) -> tuple[dict, EnsembleResult] | Non
         table = pq.read_table(folder / "fall_days.parquet").to_pydict()
     except (OSError, ValueError):
         return None
+    if "n_runs" not in meta:  # e.g. a sweep folder
+        return None
     n, n_p = meta["n_runs"], world.n_provinces
     if len(table["run_id"]) != n * n_p or list(table["province"][:n_p]) != list(world.names):
         return None

@@ -1,0 +1,202 @@
+"""`run.py plot`: figures and a report page from stored results only (never re-runs the model).
+
+A scenario run folder (fall_days.parquet + metrics.json) gets: fall_days (distribution per capital against the
+observed date), held (capitals held over time), map_median and map_p15 (the network map coloured by median fall
+date and by the chance of having fallen by 15 August), metrics (per-run metrics against the null models) and
+report.html. A sweep folder (points.parquet + runs.parquet/) gets: sweep_response (each metric against each swept
+parameter), sweep_heatmap_* (the mean of a metric over pairs of parameters) and report.html. Several run folders
+together also get a side-by-side comparison (Kabul's fall date, capitals held on 31 August).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import plots, store
+from .compare import HELD_ON, outcomes
+from .metrics import censored, observed, run_metrics, seeded_capitals
+from .report import METRIC_LABELS, fmt_day
+from .seeding import observed_fall_days
+from .world import World, day_index
+
+BRIER_DAY = day_index(dt.date(2021, 8, 15))
+SWEEP_METRICS = {"tau_b": "tau-b with the observed order", "abs_kabul_error": "Kabul |error| (days)",
+                 "mae_days": "mean absolute error (days)", "held_aug31": "capitals held on 31 Aug"}
+
+
+def _save(fig, folder: Path, stem: str) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
+    fig.savefig(paths[0], dpi=130, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{path.stem}"><figcaption>{path.name}</figcaption></figure>'
+
+
+def _page(title: str, body: list[str]) -> str:
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;font-size:13px;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f3f3f3}"
+             "td:first-child,th:first-child{text-align:left}figure{margin:1.5em 0}pre{font-size:12px}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{''.join(body)}</body></html>")
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def held_counts(fall_day: np.ndarray, start_day: int, end_day: int) -> np.ndarray:
+    """(n, days) capitals held at the end of each day, from the stored fall days alone."""
+    days = np.arange(start_day, end_day + 1)
+    fell = np.where(fall_day < 0, end_day + 1, fall_day)
+    return (fell[:, :, None] > days[None, None, :]).sum(axis=1)
+
+
+def plot_run(folder: Path, world: World) -> list[Path]:
+    stored = store.read_result(folder, world)
+    if stored is None:
+        raise FileNotFoundError(f"{folder} holds no complete run results (manifest.json, fall_days.parquet)")
+    meta, result = stored
+    card = json.loads((folder / "metrics.json").read_text())
+    name = meta.get("name", folder.name)
+    what = f"{name}: {result.n_runs:,} runs, {meta['start']} to {meta['end']}"
+    obs_all = observed_fall_days(world)
+    obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
+    days = censored(result.fall_day, result.end_day)
+    paths = []
+
+    tol = np.array([p.tolerance_days for p in world.record.provinces])
+    obs_censored = np.where(obs_all < 0, result.end_day + 1, obs_all)
+    idx = obs.index
+    fig, _ = plots.fall_day_distributions([f"{world.record.provinces[i].capital.split(' (')[0]} ({world.names[i]})"
+                                           for i in idx], days[:, idx], obs_censored[idx], tol[idx],
+                                          result.end_day, f"When each capital fell: {what}")
+    paths += _save(fig, folder, "fall_days")
+
+    held = held_counts(result.fall_day, result.start_day, result.end_day)
+    fig, _ = plots.held_over_time(held, result.start_day, obs_all, world.n_provinces, f"Capitals held: {what}")
+    paths += _save(fig, folder, "held")
+
+    lon = np.array([p.lon for p in world.record.provinces])
+    lat = np.array([p.lat for p in world.record.provinces])
+    edges = list(zip(world.edge_a.tolist(), world.edge_b.tolist()))
+    rank = (np.argsort(np.argsort(obs_censored, kind="stable"), kind="stable") + 1)
+    names = [p.capital.split(" (")[0] for p in world.record.provinces]
+    fig, _ = plots.collapse_map(lon, lat, names, edges, np.median(days, axis=0), rank,
+                                f"Median simulated fall date: {what}", "median simulated fall date (2021)")
+    paths += _save(fig, folder, "map_median")
+    fig, _ = plots.collapse_map(lon, lat, names, edges, (days <= BRIER_DAY).mean(axis=0), rank,
+                                f"Chance of having fallen by 15 August: {what}", "P(fallen by 15 Aug)",
+                                as_dates=False, vmin=0, vmax=1)
+    paths += _save(fig, folder, "map_p15")
+
+    per_run = run_metrics(days[:, idx], obs)
+    labels = {k: v[0] for k, v in METRIC_LABELS.items() if k in ("tau_b", "mae_days", "kabul_error_days")}
+    fig, _ = plots.metric_distributions(per_run, card["nulls"], labels, f"Fit per run, against the null models: {what}")
+    paths += _save(fig, folder, "metrics")
+
+    rows = [[r["province"], r["capital"], fmt_day(r["observed_day"], result.end_day) +
+             ("" if r["date_confidence"] == "high" else " (+-1)"), fmt_day(r["median_day"], result.end_day),
+             f"{fmt_day(r['p10_day'], result.end_day)} - {fmt_day(r['p90_day'], result.end_day)}",
+             f"{r['p_fallen_by_aug15']:.2f}", f"{r['crps_days']:.2f}"] for r in card["capitals"]]
+    mrows = [[label, f"{card['per_run'][k]['median']:.2f} [{card['per_run'][k]['p10']:.2f}, "
+                     f"{card['per_run'][k]['p90']:.2f}]"] + [f"{card['nulls'][n][k]:.2f}" for n in card["nulls"]]
+             for k, (label, _, _) in METRIC_LABELS.items() if k in card["per_run"]]
+    body = [f"<p>{html.escape(what)}. Seed {meta['seed']}; git commit {html.escape(str(meta.get('git_commit')))}. "
+            "Figures and tables come from the stored results only.</p>",
+            "<h2>Fit to the observed record</h2>",
+            _table(["metric", "model: median run [10-90 %]"] + list(card["nulls"]), mrows),
+            f"<p>Ensemble: tau-b of the median dates {card['ensemble']['tau_b_of_median_days']:.2f}; mean CRPS "
+            f"{card['ensemble']['crps_mean_days']:.2f} days; Brier score (fallen by 15 Aug) "
+            f"{card['ensemble']['brier_fallen_by_aug15']:.3f}.</p>"]
+    body += [_img(folder / f"{s}.png") for s in ("fall_days", "held", "map_median", "map_p15", "metrics")]
+    body += ["<h2>Capitals</h2>", _table(["province", "capital", "observed", "simulated median", "10-90 %",
+                                          "P(fallen by 15 Aug)", "CRPS (days)"], rows)]
+    (folder / "report.html").write_text(_page(f"Afghanistan 2021 model: {name}", body))
+    return paths + [folder / "report.html"]
+
+
+def plot_sweep(folder: Path) -> list[Path]:
+    points, runs = store.read_sweep(folder)
+    meta = json.loads((folder / "manifest.json").read_text())
+    p = points.to_pandas().set_index("point_id")
+    r = runs.to_pandas()
+    r["abs_kabul_error"] = r["kabul_error_days"].abs()
+    table = p.join(r.groupby("point_id")[list(SWEEP_METRICS)].mean(), how="inner")
+    params = list(meta["parameters"])
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(SWEEP_METRICS), len(params), figsize=(3.6 * len(params), 2.9 * len(SWEEP_METRICS)),
+                             squeeze=False)
+    for i, (metric, label) in enumerate(SWEEP_METRICS.items()):
+        for j, name in enumerate(params):
+            plots.sweep_response(table[name].to_numpy(float), table[metric].to_numpy(float), name, label,
+                                 ax=axes[i][j])
+    fig.suptitle(f"Sweep {meta['name']}: {len(table):,} points x {meta['replicates']} replicates "
+                 "(dots: point means; line and band: median and 10-90 % per bin)")
+    fig.tight_layout()
+    paths = _save(fig, folder, "sweep_response")
+    heat = []
+    for a in range(min(len(params), 4)):
+        for b in range(a + 1, min(len(params), 4)):
+            x, y = params[a], params[b]
+            fig, _ = plots.sweep_heatmap(table[x].to_numpy(float), table[y].to_numpy(float),
+                                         table["tau_b"].to_numpy(float), x, y, "mean tau-b",
+                                         f"Sweep {meta['name']}: mean tau-b")
+            stem = f"sweep_heatmap_{x}_{y}"
+            paths += _save(fig, folder, stem)
+            heat.append(stem)
+    best = table.sort_values(["tau_b", "abs_kabul_error"], ascending=[False, True]).head(10)
+    rows = [[int(k)] + [f"{best.loc[k, c]:.3g}" for c in params + list(SWEEP_METRICS)] for k in best.index]
+    body = [f"<p>{len(table):,} points x {meta['replicates']} replicates, design {html.escape(meta['design'])}, "
+            f"base scenario {html.escape(meta['base_scenario'])}, root seed {meta['root_seed']}.</p>",
+            "<h2>Best points by mean tau-b</h2>", _table(["point"] + params + list(SWEEP_METRICS.values()), rows),
+            _img(folder / "sweep_response.png")] + [_img(folder / f"{s}.png") for s in heat]
+    (folder / "report.html").write_text(_page(f"Sweep {meta['name']}", body))
+    return paths + [folder / "report.html"]
+
+
+def plot_comparison(folders: list[Path], out: Path, world: World) -> list[Path]:
+    results = []
+    for f in folders:
+        stored = store.read_result(f, world)
+        if stored is None:
+            raise FileNotFoundError(f"{f} holds no complete run results (manifest.json, fall_days.parquet)")
+        results.append((stored[0].get("name", f.name), stored[1]))
+    rows = [outcomes(name, r, world) for name, r in results]
+    out.mkdir(parents=True, exist_ok=True)
+    end = max(r.end_day for _, r in results)
+    fig, _ = plots.scenario_comparison([o.name for o in rows], [o.kabul_day for o in rows],
+                                       [o.held_aug31 for o in rows], end, day_index(dt.date(2021, 8, 15)),
+                                       f"Scenarios compared ({', '.join(o.name for o in rows)})")
+    paths = _save(fig, out, "comparison")
+    trows = [[o.name, fmt_day(np.median(o.kabul_day), o.end_day), f"{o.held_aug31.mean():.2f}",
+              f"{np.nanmedian(o.tau_b):.2f}"] for o in rows]
+    body = [_table(["scenario", f"Kabul falls (median)", f"held on {HELD_ON:%d %b} (mean)", "tau-b (median run)"],
+                   trows), _img(out / "comparison.png"),
+            "<p>The runs of each scenario are read from its results folder; for paired differences with "
+            "uncertainties use <code>python run.py compare</code>.</p>"]
+    (out / "report.html").write_text(_page("Scenarios compared", body))
+    return paths + [out / "report.html"]
+
+
+def plot_folder(folder: Path, world: World) -> list[Path]:
+    folder = Path(folder)
+    if (folder / "points.parquet").exists():
+        return plot_sweep(folder)
+    return plot_run(folder, world)
