@@ -7,6 +7,7 @@
     python run.py compare A B ...       compare scenarios with common random numbers
     python run.py sweep SWEEP           run a sweep of parameter points (local pool or Dask), resumable
     python run.py plot RESULTS_DIR ...  figures and report.html from stored results
+    python run.py app                   the interactive app (Mesa SolaraViz) on 127.0.0.1
     python run.py bench                 benchmark: runs per second (Mesa model, ensemble) and peak memory
     python run.py params                list every model parameter with its unit, default, bounds and source
     python run.py COMMAND --help        a command's options
@@ -146,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("folders", nargs="+", type=Path, metavar="RESULTS_DIR", help="results folder(s)")
     pl.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="where the comparison of several folders goes (default results/comparison)")
+
+    ap = sub.add_parser("app", help="serve the interactive app (Mesa SolaraViz) on 127.0.0.1",
+                        description="Serves a Mesa SolaraViz page for one run: the map of each capital's control "
+                                    "and each road's state for the current day, play and step, the parameters "
+                                    "as controls (defaults from Params), and the capitals held against the "
+                                    "observed curve. Offline. Needs the optional extra: pip install -e \".[app]\"")
+    ap.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
 
     bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
                            description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
@@ -321,6 +330,25 @@ def cmd_plot(args) -> int:
     return 0
 
 
+APP_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", "SOLARA_ASSETS_PROXY": "true", "MPLBACKEND": "Agg"}
+
+
+def app_command(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "solara", "run", str(REPO / "app" / "app.py"), "--host", host, "--port",
+            str(port), "--production", "--no-open"]
+
+
+def cmd_app(args) -> int:
+    import importlib.util
+
+    missing = [m for m in ("solara", "solara_assets", "altair") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"the app needs the optional extra (missing {', '.join(missing)}): pip install -e \".[app]\"")
+    print(f"serving the app on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    env = {**os.environ, **APP_ENV, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(app_command(args.host, args.port), env=env, cwd=REPO).returncode
+
+
 def cmd_bench(args) -> int:
     from sim.bench import ONE_THREAD
 
@@ -349,7 +377,7 @@ def cmd_params(args) -> int:
 
 
 COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
-            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "bench": cmd_bench, "params": cmd_params}
+            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "app": cmd_app, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,24 +29,34 @@ def _dates(days) -> np.ndarray:
 
 
 def held_over_time(held_count: np.ndarray, start_day: int, observed_days: np.ndarray, n_capitals: int,
-                   title: str, zoom_from: dt.date | None = dt.date(2021, 7, 15)):
+                   title: str, zoom_from: dt.date | None = dt.date(2021, 7, 15), end_day: int | None = None):
     """Capitals government-held at the end of each day: ensemble median, 50 % and 90 % bands, observed steps.
 
-    held_count: (n_runs, n_days); observed_days: observed fall day of every capital (-1 for none).
+    held_count: (n_runs, n_days); observed_days: observed fall day of every capital (-1 for none); end_day: draw
+    the observed curve and the axis to this day even if the runs stop earlier (a run in progress).
     """
     n_days = held_count.shape[1]
     dates = np.array([day_date(start_day + k) for k in range(n_days)])
-    q = np.percentile(held_count, [5, 25, 50, 75, 95], axis=0)
-    obs_held = np.array([n_capitals - np.sum((observed_days >= 0) & (observed_days <= start_day + k))
-                         for k in range(n_days)])
+    last = max(end_day if end_day is not None else start_day + n_days - 1, start_day + n_days - 1)
+    obs_dates = np.array([day_date(d) for d in range(start_day, last + 1)])
+    obs_held = np.array([n_capitals - np.sum((observed_days >= 0) & (observed_days <= d))
+                         for d in range(start_day, last + 1)])
 
     fig, ax = plt.subplots(figsize=(9, 5))
-    ax.fill_between(dates, q[0], q[4], step="post", color="tab:blue", alpha=0.18, label="simulated 90 % band")
-    ax.fill_between(dates, q[1], q[3], step="post", color="tab:blue", alpha=0.35, label="simulated 50 % band")
-    ax.step(dates, q[2], where="post", color="tab:blue", lw=2, label="simulated median")
-    ax.step(dates, obs_held, where="post", color="black", lw=2, ls="--", label="observed (capitals.csv)")
-    if zoom_from is not None and dates[0] < zoom_from:
-        ax.set_xlim(zoom_from, dates[-1] + dt.timedelta(days=1))
+    if n_days:
+        q = np.percentile(held_count, [5, 25, 50, 75, 95], axis=0)
+        if held_count.shape[0] > 1:
+            ax.fill_between(dates, q[0], q[4], step="post", color="tab:blue", alpha=0.18,
+                            label="simulated 90 % band")
+            ax.fill_between(dates, q[1], q[3], step="post", color="tab:blue", alpha=0.35,
+                            label="simulated 50 % band")
+        ax.step(dates, q[2], where="post", color="tab:blue", lw=2,
+                label="simulated median" if held_count.shape[0] > 1 else "this run")
+    ax.step(obs_dates, obs_held, where="post", color="black", lw=2, ls="--", label="observed (capitals.csv)")
+    if zoom_from is not None and obs_dates[0] < zoom_from:
+        ax.set_xlim(zoom_from, obs_dates[-1] + dt.timedelta(days=1))
+    else:
+        ax.set_xlim(obs_dates[0], obs_dates[-1] + dt.timedelta(days=1))
     ax.set_ylim(0, n_capitals + 1)
     ax.set_ylabel("provincial capitals held by the government")
     ax.set_xlabel("date (2021)")
@@ -230,6 +240,30 @@ def sweep_heatmap(x: np.ndarray, y: np.ndarray, z: np.ndarray, x_label: str, y_l
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     fig.colorbar(im, ax=ax).set_label(z_label)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig, ax
+
+
+def network_state(lon: np.ndarray, lat: np.ndarray, names: list[str], edges: list[tuple[int, int]],
+                  control: np.ndarray, is_held: np.ndarray, road_open: np.ndarray, title: str):
+    """One day of one run: each capital coloured by the Taliban share of its province's districts (a cross once
+    the capital has fallen), each road link solid while open for the government and dashed red once cut."""
+    fig, ax = plt.subplots(figsize=(8.5, 6.2))
+    for (a, b), is_open in zip(edges, road_open):
+        ax.plot([lon[a], lon[b]], [lat[a], lat[b]], color="0.55" if is_open else "tab:red",
+                ls="-" if is_open else "--", lw=1.6 if is_open else 1.2, zorder=1)
+    sc = ax.scatter(lon[is_held], lat[is_held], c=control[is_held], cmap="RdYlGn_r", vmin=0, vmax=1, s=150,
+                    edgecolor="black", lw=0.6, zorder=3, label="capital held by the government")
+    ax.scatter(lon[~is_held], lat[~is_held], marker="X", s=170, color="black", zorder=3,
+               label="capital fallen to the Taliban")
+    for i, name in enumerate(names):
+        ax.annotate(name, (lon[i], lat[i]), xytext=(5, 4), textcoords="offset points", fontsize=7, zorder=4)
+    fig.colorbar(sc, ax=ax, shrink=0.75).set_label("share of the province's districts under Taliban control")
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
+    ax.set_aspect(1.0 / np.cos(np.deg2rad(np.mean(lat))))
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
     return fig, ax
