@@ -187,7 +187,7 @@ def plot_comparison(folders: list[Path], out: Path, world: World) -> list[Path]:
     paths = _save(fig, out, "comparison")
     trows = [[o.name, fmt_day(np.median(o.kabul_day), o.end_day), f"{o.held_aug31.mean():.2f}",
               f"{np.nanmedian(o.tau_b):.2f}"] for o in rows]
-    body = [_table(["scenario", f"Kabul falls (median)", f"held on {HELD_ON:%d %b} (mean)", "tau-b (median run)"],
+    body = [_table(["scenario", "Kabul falls (median)", f"held on {HELD_ON:%d %b} (mean)", "tau-b (median run)"],
                    trows), _img(out / "comparison.png"),
             "<p>The runs of each scenario are read from its results folder; for paired differences with "
             "uncertainties use <code>python run.py compare</code>.</p>"]

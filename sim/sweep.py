@@ -27,7 +27,6 @@ import numpy as np
 from scipy.stats import qmc
 
 from .ensemble import run_ensemble
-from .experiment import with_overrides
 from .metrics import censored, observed, run_metrics, seeded_capitals
 from .params import Params, ParamsError
 from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml

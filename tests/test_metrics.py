@@ -1,6 +1,5 @@
 """Metrics against scipy and hand-computed cases; a perfect forecast scores perfectly; nulls are what they say."""
 
-import dataclasses
 
 import numpy as np
 import pytest
