@@ -8,6 +8,7 @@
     python run.py sweep SWEEP           run a sweep of parameter points (local pool or Dask), resumable
     python run.py plot RESULTS_DIR ...  figures and report.html from stored results
     python run.py app                   the interactive app (Mesa SolaraViz) on 127.0.0.1
+    python run.py sensitivity SCENARIO  global sensitivity (SALib Sobol' or Morris) over the Params bounds
     python run.py bench                 benchmark: runs per second (Mesa model, ensemble) and peak memory
     python run.py params                list every model parameter with its unit, default, bounds and source
     python run.py COMMAND --help        a command's options
@@ -147,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("folders", nargs="+", type=Path, metavar="RESULTS_DIR", help="results folder(s)")
     pl.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="where the comparison of several folders goes (default results/comparison)")
+
+    se = sub.add_parser(
+        "sensitivity", help="global sensitivity (SALib Sobol' or Morris) of Kabul's date, tau-b, falls by 15 Aug",
+        description="Samples the numeric Params over their bounds with SALib, runs the sample as a resumable "
+                    "sweep (every point on the same seed: common random numbers), and prints and plots the "
+                    "indices with 95 %% confidence intervals for Kabul's fall day, tau-b against the observed "
+                    "order and the capitals fallen by 15 August.")
+    se.add_argument("scenario", metavar="SCENARIO", help="the base scenario")
+    se.add_argument("--method", choices=("sobol", "morris"), default="sobol", help="default sobol")
+    se.add_argument("--n", type=positive_int, default=None, metavar="N",
+                    help="SALib base sample size (sobol: N x (D + 2) points, default 64; morris: N trajectories "
+                         "of D + 1 points, default 20)")
+    se.add_argument("--replicates", type=positive_int, default=50, metavar="R", help="runs per point (default 50)")
+    se.add_argument("--seed", type=int, default=2021, metavar="S", help="seed of the sample and of the runs")
+    se.add_argument("--params", default=None, metavar="A,B,...",
+                    help="only these parameters (default: every numeric parameter)")
+    se.add_argument("--workers", type=positive_int, default=None, metavar="N", help="worker processes")
+    se.add_argument("--scheduler", default=None, metavar="ADDRESS", help="'local' or tcp://HOST:PORT (Dask)")
+    se.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="results folder (default results/sensitivity-<method>-<scenario>)")
+    se.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ap = sub.add_parser("app", help="serve the interactive app (Mesa SolaraViz) on 127.0.0.1",
                         description="Serves a Mesa SolaraViz page for one run: the map of each capital's control "
@@ -330,6 +352,47 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_sensitivity(args) -> int:
+    from sim.report import fmt_seconds
+    from sim.scenario import load_scenario
+    from sim.sensitivity import analyse, bar_chart, build_sweep
+    from sim.sweep import make_executor, run_sweep
+
+    world = _world(args)
+    scenario = load_scenario(args.scenario, world)
+    n = args.n or (64 if args.method == "sobol" else 20)
+    names = [x.strip() for x in args.params.split(",")] if args.params else None
+    sweep, prob, x = build_sweep(scenario, args.method, n, args.replicates, args.seed, names)
+    out = args.out if args.out is not None else REPO / "results" / sweep.name
+    print(f"{args.method} sensitivity of {scenario.name}: {prob['num_vars']} parameters, {len(x):,} points x "
+          f"{args.replicates} replicates = {len(x) * args.replicates:,} runs", file=sys.stderr)
+    executor, close = make_executor(args.workers, args.scheduler)
+    try:
+        outcome = run_sweep(sweep, out, executor, progress=not args.quiet)
+    finally:
+        close()
+    if outcome.failed:
+        raise UserError(f"{len(outcome.failed)} points failed (see {out / 'failed.json'}); run again to retry them")
+    table = analyse(out, args.method, prob, x, args.seed)
+    table.to_csv(out / "indices.csv", index=False)
+    key = "ST" if args.method == "sobol" else "mu_star"
+    fig, _ = bar_chart(table, args.method, f"{args.method} sensitivity of {scenario.name}: {len(x):,} points x "
+                                           f"{args.replicates} runs")
+    fig.savefig(out / "indices.png", dpi=130, bbox_inches="tight")
+    fig.savefig(out / "indices.svg", bbox_inches="tight")
+    print(f"{len(x):,} points ({outcome.n_skipped:,} already stored) in {fmt_seconds(outcome.seconds)}; "
+          f"indices in {out / 'indices.csv'} and indices.png\n")
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_rows", 500):
+        for output in table["output"].unique():
+            t = table[table["output"] == output].sort_values(key, ascending=False).head(10)
+            print(f"{output}: the ten largest by {key}")
+            print(t.drop(columns="output").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            print()
+    return 0
+
+
 APP_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", "SOLARA_ASSETS_PROXY": "true", "MPLBACKEND": "Agg"}
 
 
@@ -377,7 +440,7 @@ def cmd_params(args) -> int:
 
 
 COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
-            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "app": cmd_app, "bench": cmd_bench, "params": cmd_params}
+            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "app": cmd_app, "sensitivity": cmd_sensitivity, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:

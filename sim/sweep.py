@@ -33,12 +33,14 @@ from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml
 from .world import World, day_index, default_world
 
 HELD_ON = dt.date(2021, 8, 31)
+AUG15 = dt.date(2021, 8, 15)
 
 SWEEP_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps"
 TOP_KEYS = ("name", "description", "scenario", "replicates", "seed", "axes", "design")
 DESIGN_KEYS = ("method", "points", "bounds", "seed")
 METHODS = ("lhs", "sobol", "grid")
-RUN_METRICS = ("tau_b", "spearman", "mae_days", "curve_error", "kabul_error_days", "held_aug31")
+RUN_METRICS = ("tau_b", "spearman", "mae_days", "curve_error", "kabul_error_days", "kabul_fall_day", "held_aug31",
+               "fallen_by_aug15")
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ def run_point(task: tuple) -> dict:
     metrics = run_metrics(days[:, obs.index], obs)
     metrics.setdefault("kabul_error_days", np.full(replicates, np.nan))
     metrics["held_aug31"] = (days > day_index(HELD_ON)).sum(axis=1).astype(float)
+    metrics["kabul_fall_day"] = days[:, world.kabul]  # end + 1 if it held
+    metrics["fallen_by_aug15"] = (days <= day_index(AUG15)).sum(axis=1).astype(float)
     return {
         "point_id": point_id,
         "run_seed": r.run_seed,

@@ -131,3 +131,21 @@ def test_shipped_sweeps_parse(world):
     assert files
     sizes = {f.stem: len(load_sweep(str(f), world).points) for f in files}
     assert sizes["lhs-1000"] == 1000 and sizes["north-and-cascade"] == 25
+
+
+def test_sensitivity_command_gives_indices_for_every_parameter_and_output(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "sens"
+    r = subprocess.run([sys.executable, str(REPO / "run.py"), "sensitivity", "baseline", "--params",
+                        "target_north_weight,rural_rate,cascade_neighbour", "--n", "8", "--replicates", "10",
+                        "--workers", "1", "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(out / "indices.csv")
+    assert set(table["output"]) == {"kabul_fall_day", "tau_b", "fallen_by_aug15"}
+    assert set(table["parameter"]) == {"target_north_weight", "rural_rate", "cascade_neighbour"}
+    assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(table.columns) and table["ST"].notna().all()
+    assert (out / "indices.png").exists() and "the ten largest by ST" in r.stdout
+    r = subprocess.run([sys.executable, str(REPO / "run.py"), "sensitivity", "baseline", "--params", "nonsense",
+                        "--quiet"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "are not numeric model parameters" in r.stderr
