@@ -9,6 +9,7 @@
     python run.py plot RESULTS_DIR ...  figures and report.html from stored results
     python run.py app                   the interactive app (Mesa SolaraViz) on 127.0.0.1
     python run.py sensitivity SCENARIO  global sensitivity (SALib Sobol' or Morris) over the Params bounds
+    python run.py calibrate SCENARIO    fit the global parameters (Optuna), with held-out validation
     python run.py bench                 benchmark: runs per second (Mesa model, ensemble) and peak memory
     python run.py params                list every model parameter with its unit, default, bounds and source
     python run.py COMMAND --help        a command's options
@@ -148,6 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("folders", nargs="+", type=Path, metavar="RESULTS_DIR", help="results folder(s)")
     pl.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="where the comparison of several folders goes (default results/comparison)")
+
+    ca = sub.add_parser(
+        "calibrate", help="fit the global parameters to the observed record (Optuna TPE), with held-out checks",
+        description="Searches the calibrated Params (sim/calibrate.py CALIBRATED) over their bounds with Optuna's "
+                    "TPE sampler; every trial runs an ensemble on the same seed. The study is stored in "
+                    "study.db (SQLite) in the results folder, so an interrupted calibration resumes. Writes "
+                    "calibrated.toml (a scenario file), calibration.json, and prints the loss per term, the fit in "
+                    "and out of sample beside the null models, and the best point's spread over fresh seeds.")
+    ca.add_argument("scenario", metavar="SCENARIO", help="the base scenario")
+    ca.add_argument("--trials", type=positive_int, default=200, metavar="N", help="completed trials (default 200)")
+    ca.add_argument("--replicates", type=positive_int, default=200, metavar="R", help="runs per trial (default 200)")
+    ca.add_argument("--fit-until", type=iso_date, default=None, metavar="DATE",
+                    help="fit only the capitals fallen by DATE (and LWJ figures before it); score the rest")
+    ca.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="also cross-validate over capitals in K folds (e.g. 4) and report the out-of-fold tau-b")
+    ca.add_argument("--cv-trials", type=positive_int, default=100, metavar="N", help="trials per fold (default 100)")
+    ca.add_argument("--abc", type=int, default=0, metavar="N",
+                    help="also approximate the posterior by ABC rejection from N prior samples (e.g. 2000)")
+    ca.add_argument("--abc-accept", type=float, default=0.05, metavar="Q",
+                    help="share of the ABC samples accepted, those closest to the record (default 0.05)")
+    ca.add_argument("--seed", type=int, default=2021, metavar="S", help="seed of the sampler and of the trials")
+    ca.add_argument("--workers", type=positive_int, default=None, metavar="N", help="worker processes")
+    ca.add_argument("--scheduler", default=None, metavar="ADDRESS", help="'local' or tcp://HOST:PORT (Dask)")
+    ca.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="results folder (default results/calibrate-<scenario>)")
+    ca.add_argument("--quiet", action="store_true", help="no progress bar")
 
     se = sub.add_parser(
         "sensitivity", help="global sensitivity (SALib Sobol' or Morris) of Kabul's date, tau-b, falls by 15 Aug",
@@ -352,6 +379,122 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    import numpy as np
+
+    from sim.params import Params
+    from sim import calibrate as cal
+    from sim.ensemble import run_ensemble
+    from sim.report import fmt_seconds
+    from sim.scenario import load_scenario, parse_scenario
+    from sim.sweep import make_executor
+
+    world = _world(args)
+    scenario = load_scenario(args.scenario, world)
+    out = args.out if args.out is not None else REPO / "results" / f"calibrate-{scenario.name}"
+    target = cal.target_until(world, args.fit_until)
+    if target.fit.sum() < 3:
+        raise UserError(f"--fit-until {args.fit_until}: fewer than three capitals had fallen by then")
+    t0 = time.perf_counter()
+    executor, close = make_executor(args.workers, args.scheduler)
+    try:
+        study = cal.calibrate(scenario, world, out, executor, args.trials, args.replicates, args.seed, target,
+                              batch=args.workers or os.cpu_count() or 1, progress=not args.quiet)
+        best = study.best_params
+        cv = None
+        if args.cv and args.cv > 1:
+            rng = np.random.default_rng(args.seed)
+            folds = np.array_split(rng.permutation(world.n_provinces), args.cv)
+            medians = np.zeros(world.n_provinces)
+            for f, fold in enumerate(folds):
+                fit = np.ones(world.n_provinces, bool)
+                fit[fold] = False
+                st = cal.calibrate(scenario, world, out, executor, args.cv_trials, args.replicates, args.seed,
+                                   cal.Target(fit, None), batch=args.workers or os.cpu_count() or 1,
+                                   progress=not args.quiet, study_name=f"cv-{args.cv}-fold-{f}")
+                r = run_ensemble(scenario.params.replace(**st.best_params), args.replicates, args.seed,
+                                 scenario.start, scenario.end, world, interventions=scenario.events,
+                                 initial=scenario.initial)
+                from sim.metrics import censored
+
+                medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
+            from sim.metrics import kendall_tau_b, observed as observed_capitals
+
+            from sim.world import day_index
+
+            obs = observed_capitals(world, day_index(scenario.start), day_index(scenario.end))
+            cv = {"folds": args.cv, "trials_per_fold": args.cv_trials,
+                  "out_of_fold_tau_b_median_dates": float(kendall_tau_b(medians[obs.index][None, :], obs.day)[0])}
+        abc = None
+        if args.abc:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if not 0 < args.abc_accept < 1:
+                raise UserError(f"--abc-accept {args.abc_accept}: allowed between 0 and 1")
+            samples, losses, accepted = cal.abc_rejection(scenario, executor, args.abc, args.abc_accept,
+                                                          args.replicates, args.seed, target,
+                                                          progress=not args.quiet)
+            cols = {n: samples[:, k] for k, n in enumerate(cal.CALIBRATED)}
+            pq.write_table(pa.table({**cols, "loss": losses, "accepted": accepted}), out / "abc_samples.parquet")
+            fig, _ = cal.abc_figure(cal.CALIBRATED, samples, accepted,
+                                    f"ABC rejection: {int(accepted.sum())} of {args.abc} prior samples accepted")
+            fig.savefig(out / "abc.png", dpi=110, bbox_inches="tight")
+            abc = {"samples": args.abc, "accepted": int(accepted.sum()),
+                   "posterior_mean": {n: float(samples[accepted, k].mean()) for k, n in enumerate(cal.CALIBRATED)},
+                   "posterior_sd": {n: float(samples[accepted, k].std()) for k, n in enumerate(cal.CALIBRATED)}}
+    finally:
+        close()
+    params = scenario.params.replace(**best)
+    fresh = []
+    for k in range(1, 6):  # the best point on fresh seeds: how much of its fit is luck
+        r = run_ensemble(params, args.replicates, args.seed + 1000 * k, scenario.start, scenario.end, world,
+                         interventions=scenario.events, initial=scenario.initial)
+        fresh.append({"all_capitals": cal.score_capitals(r, world, np.ones(world.n_provinces, bool)),
+                      "in_sample": cal.score_capitals(r, world, target.fit),
+                      "held_out": cal.score_capitals(r, world, ~target.fit) if (~target.fit).sum() > 2 else None,
+                      "terms": cal.loss_terms(r, world, target)})
+    spread = lambda key, part: (float(np.mean([f[part][key] for f in fresh])),  # noqa: E731
+                                float(np.std([f[part][key] for f in fresh])))
+    summary = {"scenario": scenario.name, "trials": len(study.trials), "replicates": args.replicates,
+               "fit_until": args.fit_until.isoformat() if args.fit_until else None, "best_params": best,
+               "best_loss": study.best_value, "best_terms": study.best_trial.user_attrs, "fresh_seeds": fresh,
+               "cross_validation": cv, "abc": abc}
+    note = (f"Optuna TPE, {len(study.trials)} trials x {args.replicates} runs, fitted on "
+            + (f"the capitals fallen by {args.fit_until}" if args.fit_until else "all 34 capitals") + ".")
+    text = cal.calibrated_toml(scenario, best, note)
+    parse_scenario(text, out / "calibrated.toml", world)  # what we write, run.py run accepts as is
+    (out / "calibrated.toml").write_text(text)
+    cal.write_json(out / "calibration.json", summary)
+
+    print(f"{scenario.name}: {len(study.trials)} trials x {args.replicates} runs in "
+          f"{fmt_seconds(time.perf_counter() - t0)}; best loss {study.best_value:.3f} = "
+          + " + ".join(f"{k} {v:.3f}/{cal.SCALES[k]:g}" for k, v in study.best_trial.user_attrs.items()))
+    for part, label in (("in_sample", "in sample (fitted capitals)"), ("held_out", "held out")):
+        if fresh[0][part] is None:
+            continue
+        m, sd = spread("tau_b_median_dates", part)
+        m2, sd2 = spread("tau_b_median_run", part)
+        nulls = fresh[0][part]["nulls_tau_b"]
+        print(f"  {label}, {fresh[0][part]['n_capitals']} capitals, 5 fresh seeds: tau-b of median dates "
+              f"{m:.2f} +- {sd:.2f}, median run {m2:.2f} +- {sd2:.2f}; nulls: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in nulls.items()))
+    if cv:
+        insample = spread("tau_b_median_dates", "all_capitals")[0]
+        gap = insample - cv["out_of_fold_tau_b_median_dates"]
+        print(f"  cross-validation ({cv['folds']} folds over capitals, {cv['trials_per_fold']} trials each): "
+              f"out-of-fold tau-b {cv['out_of_fold_tau_b_median_dates']:.2f} over all 34, against {insample:.2f} "
+              "for the calibrated point on all 34"
+              + (" - a gap over 0.1: overfitting" if gap > 0.1 else ""))
+    if abc:
+        narrow = sorted(cal.CALIBRATED, key=lambda n: abc["posterior_sd"][n] / (Params.spec()[n]["hi"] - Params.spec()[n]["lo"]))
+        print(f"  ABC: {abc['accepted']} of {abc['samples']} prior samples accepted (abc_samples.parquet, abc.png); "
+              f"most constrained: " + ", ".join(f"{n} {abc['posterior_mean'][n]:.3g} +- {abc['posterior_sd'][n]:.2g}"
+                                               for n in narrow[:4]))
+    print(f"best parameters in {out / 'calibrated.toml'}: python run.py run {out / 'calibrated.toml'}")
+    return 0
+
+
 def cmd_sensitivity(args) -> int:
     from sim.report import fmt_seconds
     from sim.scenario import load_scenario
@@ -440,7 +583,8 @@ def cmd_params(args) -> int:
 
 
 COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
-            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "app": cmd_app, "sensitivity": cmd_sensitivity, "bench": cmd_bench, "params": cmd_params}
+            "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "app": cmd_app, "sensitivity": cmd_sensitivity,
+            "calibrate": cmd_calibrate, "bench": cmd_bench, "params": cmd_params}
 
 
 def main(argv: list[str] | None = None) -> int:

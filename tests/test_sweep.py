@@ -149,3 +149,36 @@ def test_sensitivity_command_gives_indices_for_every_parameter_and_output(tmp_pa
     r = subprocess.run([sys.executable, str(REPO / "run.py"), "sensitivity", "baseline", "--params", "nonsense",
                         "--quiet"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "are not numeric model parameters" in r.stderr
+
+
+def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
+    import sqlite3
+
+    out = tmp_path / "cal"
+    base = [sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--replicates", "20",
+            "--fit-until", "2021-08-12", "--workers", "1", "--out", str(out), "--quiet"]
+    r = subprocess.run(base + ["--trials", "3"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "held out, 21 capitals" in r.stdout and "hops from Kabul" in r.stdout and "best loss" in r.stdout
+    r = subprocess.run(base + ["--trials", "5"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(out / "study.db") as db:
+        complete = db.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0]
+    assert complete == 5, "the second call resumed the study instead of starting again"
+    calibrated = json.loads((out / "calibration.json").read_text())
+    assert set(calibrated["best_params"]) >= {"target_north_weight", "rural_rate"}
+    r = subprocess.run([sys.executable, str(REPO / "run.py"), "run", str(out / "calibrated.toml"), "--runs", "20",
+                        "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_abc_rejection_keeps_the_closest_share(tmp_path):
+    out = tmp_path / "abc"
+    r = subprocess.run([sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--trials", "2",
+                        "--replicates", "15", "--abc", "20", "--abc-accept", "0.2", "--workers", "1",
+                        "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    t = pq.read_table(out / "abc_samples.parquet").to_pandas()
+    assert len(t) == 20 and t["accepted"].sum() == 4
+    assert t.loc[t["accepted"], "loss"].max() <= t.loc[~t["accepted"], "loss"].min()
+    assert (out / "abc.png").exists() and "ABC: 4 of 20 prior samples accepted" in r.stdout

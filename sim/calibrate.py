@@ -1,0 +1,238 @@
+"""Calibration of the global parameters against the observed record, honest about overfitting.
+
+The loss of a parameter point (every term scaled so that 1 is about one unit of tolerance):
+  crps       mean CRPS of the fitted capitals' fall days, per 2 days;
+  order      1 - median tau-b against the observed order of the fitted capitals, per 0.1;
+  kabul      |median simulated - observed| fall day of Kabul, per 2 days (only when Kabul is fitted);
+  districts  mean absolute error of the national district share on the LWJ dates used, per 0.05.
+Every trial runs an ensemble with the same seed (common random numbers), so trials differ by their parameters,
+not their luck. Optuna's TPE sampler searches the Params bounds; the study lives in SQLite in the results folder,
+so an interrupted calibration resumes. Trials run in batches on any executor (local pool or Dask) and are told
+in the order they were asked, so the search does not depend on which worker finished first.
+
+Held-out validation: with fit_until, only the capitals fallen by that date (and the district figures before it)
+enter the loss; the others are scored afterwards, beside the null models restricted to them. Cross-validation
+splits the capitals into k folds, fits on the others and scores each held-out fold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .ensemble import run_ensemble
+from .metrics import censored, crps_with_tolerance, kendall_tau_b, null_models, observed, seeded_capitals
+from .params import Params
+from .scenario import Scenario
+from .seeding import DEFAULT_DISTRICT_TOTAL, observed_fall_days
+from .world import World, day_index, default_world
+
+# The global parameters calibrated by default: the targeting weights, the timing parameters and the campaign
+# and siege thresholds. The force sizes, air and prison parameters stay at their sourced values.
+CALIBRATED = ("target_north_weight", "target_crossing_weight", "target_east_weight", "target_momentum_weight",
+              "target_holdout_weight", "rural_rate", "rural_morale_exponent", "road_cut_rate",
+              "siege_morale_rate", "isolation_morale_rate", "withdrawal_morale_drop", "surrender_threshold",
+              "surrender_rate", "cascade_national", "cascade_neighbour", "siege_threshold",
+              "held_capital_control_cap", "campaign_gate_progress")
+SCALES = {"crps": 2.0, "order": 0.1, "kabul": 2.0, "districts": 0.05}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a loss is computed on: the fitted capitals (mask over provinces) and the district dates used."""
+
+    fit: np.ndarray  # (P,) bool
+    district_until: dt.date | None  # use LWJ figures dated before this (None: all)
+
+
+def target_until(world: World, fit_until: dt.date | None) -> Target:
+    obs = observed_fall_days(world)
+    if fit_until is None:
+        return Target(np.ones(world.n_provinces, bool), None)
+    return Target((obs >= 0) & (obs <= day_index(fit_until)), fit_until)
+
+
+def loss_terms(result, world: World, target: Target) -> dict[str, float]:
+    obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
+    keep = target.fit[obs.index]
+    idx, day, tol = obs.index[keep], obs.day[keep], obs.tolerance[keep]
+    days = censored(result.fall_day, result.end_day)
+    tau = kendall_tau_b(days[:, idx], day) if len(idx) > 2 else np.zeros(1)
+    # A run in which none of the fitted capitals fell has no order at all: count it as tau-b 0.
+    tau = np.where(np.isnan(tau), 0.0, tau)
+    terms = {
+        "crps": float(np.mean([crps_with_tolerance(days[:, i], d, int(t)) for i, d, t in zip(idx, day, tol)])),
+        "order": float(1.0 - np.median(tau)),
+    }
+    if target.fit[world.kabul]:
+        terms["kabul"] = float(abs(np.median(days[:, world.kabul]) - observed_fall_days(world)[world.kabul]))
+    errors = []
+    for o in world.record.district_series:
+        d = day_index(o.as_of)
+        if result.start_day <= d <= result.end_day and (target.district_until is None or o.as_of < target.district_until):
+            errors.append(abs(result.district_share[:, d - result.start_day].mean()
+                              - o.taliban / (o.total or DEFAULT_DISTRICT_TOTAL)))
+    if errors:
+        terms["districts"] = float(np.mean(errors))
+    return terms
+
+
+def total_loss(terms: dict[str, float]) -> float:
+    return float(sum(v / SCALES[k] for k, v in terms.items()))
+
+
+def run_trial(task) -> dict:
+    """One trial in a worker: (values, scenario, replicates, seed, fit mask, district date) -> loss terms."""
+    values, scenario, replicates, seed, fit, district_until = task
+    world = default_world()
+    params = scenario.params.replace(**values)
+    r = run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
+                     interventions=scenario.events, initial=scenario.initial)
+    terms = loss_terms(r, world, Target(np.asarray(fit, bool), district_until))
+    return {"terms": terms, "loss": total_loss(terms)}
+
+
+def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: int, replicates: int, seed: int,
+              target: Target, names=CALIBRATED, batch: int = 2, progress: bool = True, study_name: str = "calibration"):
+    """Run (or resume) an Optuna TPE study to n_trials completed trials; returns the study."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{out / 'study.db'}"
+    study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    spec = Params.spec()
+    if not study.trials:
+        # Start from the base scenario's own values, so the search can only improve on them.
+        study.enqueue_trial({n: getattr(scenario.params, n) for n in names})
+    done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+    # Trials asked but never told (an interrupted run) are marked failed, so they are not counted twice.
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.RUNNING:
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_trials, initial=done, unit="trial", desc=study_name, disable=None)
+    while done < n_trials:
+        k = min(batch, n_trials - done)
+        trials = [study.ask() for _ in range(k)]
+        futures = []
+        for t in trials:
+            values = {n: t.suggest_float(n, spec[n]["lo"], spec[n]["hi"]) for n in names}
+            futures.append(executor.submit(run_trial, (values, scenario, replicates, seed, target.fit.tolist(),
+                                                       target.district_until)))
+        for t, f in zip(trials, futures):  # told in the order asked: independent of which worker finished first
+            result = f.result()
+            for key, v in result["terms"].items():
+                t.set_user_attr(key, v)
+            study.tell(t, result["loss"])
+        done += k
+        if bar is not None:
+            bar.update(k)
+    if bar is not None:
+        bar.close()
+    return study
+
+
+def score_capitals(result, world: World, mask: np.ndarray) -> dict:
+    """tau-b, MAE and CRPS of the capitals in `mask` (scored ones only), with the nulls restricted to them."""
+    obs = observed(world, result.start_day, result.end_day, seeded_capitals(result) | ~mask)
+    days = censored(result.fall_day[:, obs.index], result.end_day)
+    tau = kendall_tau_b(days, obs.day)
+    nulls = null_models(world, obs)
+    return {"n_capitals": len(obs.index), "tau_b_median_run": float(np.nanmedian(tau)),
+            "tau_b_median_dates": float(kendall_tau_b(np.median(days, axis=0)[None, :], obs.day)[0]),
+            "mae_days": float(np.mean(np.maximum(np.abs(days - obs.day) - obs.tolerance, 0))),
+            "crps_days": float(np.mean([crps_with_tolerance(days[:, k], obs.day[k], int(obs.tolerance[k]))
+                                        for k in range(len(obs.index))])),
+            "nulls_tau_b": {k: v["tau_b"] for k, v in nulls.items()}}
+
+
+def calibrated_toml(scenario: Scenario, best: dict, note: str) -> str:
+    lines = [f'name = "{scenario.name}-calibrated"',
+             f'description = """Calibrated from {scenario.name}. {note}"""',
+             f"start = {scenario.start.isoformat()}", f"end = {scenario.end.isoformat()}",
+             f"replicates = {scenario.replicates}", f"seed = {scenario.seed}", "", "[params]"]
+    merged = {**scenario.params.changed(), **best}
+    for k in Params.names():
+        if k in merged:
+            v = merged[k]
+            lines.append(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(float(v))}")
+    text = "\n".join(lines) + "\n"
+    if scenario.events or not scenario.initial.is_empty:
+        text += "\n# events and [initial] of the base scenario\n" + _tail(scenario.text)
+    return text
+
+
+def _tail(text: str) -> str:
+    """The [initial] and [[events]] sections of a scenario file, as written."""
+    keep, out = False, []
+    for line in text.splitlines():
+        if line.strip().startswith("[") and not line.strip().startswith("[params]"):
+            keep = True
+        elif line.strip().startswith("[params]"):
+            keep = False
+        if keep:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+
+
+def abc_rejection(scenario: Scenario, executor, n_samples: int, accept: float, replicates: int, seed: int,
+                  target: Target, names=CALIBRATED, progress: bool = True):
+    """Approximate Bayesian computation by rejection: n_samples points from the uniform prior over the Params
+    bounds (a Latin hypercube), each run as an ensemble on the same seed; the `accept` share with the smallest
+    loss (the distance to the record) is the approximate posterior. Returns (samples, losses, accepted mask)."""
+    from scipy.stats import qmc
+
+    spec = Params.spec()
+    lo = np.array([spec[n]["lo"] for n in names], float)
+    hi = np.array([spec[n]["hi"] for n in names], float)
+    x = qmc.scale(qmc.LatinHypercube(d=len(names), seed=seed).random(n_samples), lo, hi)
+    futures = [executor.submit(run_trial, (dict(zip(names, map(float, row))), scenario, replicates, seed,
+                                           target.fit.tolist(), target.district_until)) for row in x]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_samples, unit="sample", desc="ABC", disable=None)
+    losses = np.empty(n_samples)
+    for k, f in enumerate(futures):  # in submission order: the result does not depend on the workers
+        losses[k] = f.result()["loss"]
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    threshold = np.quantile(losses, accept)
+    return x, losses, losses <= threshold
+
+
+def abc_figure(names, samples: np.ndarray, accepted: np.ndarray, title: str):
+    """Marginals of the accepted samples against the prior, one panel per parameter."""
+    import matplotlib.pyplot as plt
+
+    cols = 6
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    for k, name in enumerate(names):
+        ax = axes[k // cols][k % cols]
+        ax.hist(samples[:, k], bins=20, color="0.8", density=True, label="prior")
+        ax.hist(samples[accepted, k], bins=20, color="tab:blue", alpha=0.7, density=True, label="accepted")
+        ax.set_xlabel(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for k in range(len(names), rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, axes
