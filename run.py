@@ -162,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--replicates", type=positive_int, default=200, metavar="R", help="runs per trial (default 200)")
     ca.add_argument("--fit-until", type=iso_date, default=None, metavar="DATE",
                     help="fit only the capitals fallen by DATE (and LWJ figures before it); score the rest")
-    ca.add_argument("--cv", type=int, default=0, metavar="K",
-                    help="also cross-validate over capitals in K folds (e.g. 4) and report the out-of-fold tau-b")
+    ca.add_argument("--cv", type=int, default=4, metavar="K",
+                    help="cross-validate over capitals in K folds and report the out-of-fold tau-b (default 4; "
+                         "0 skips it)")
     ca.add_argument("--cv-trials", type=positive_int, default=100, metavar="N", help="trials per fold (default 100)")
     ca.add_argument("--abc", type=int, default=0, metavar="N",
                     help="also approximate the posterior by ABC rejection from N prior samples (e.g. 2000)")
@@ -368,7 +369,7 @@ def cmd_plot(args) -> int:
         except FileNotFoundError as exc:
             raise UserError(str(exc)) from None
         print(f"{folder}: {', '.join(p.name for p in paths)}")
-    runs = [f for f in args.folders if not (f / "points.parquet").exists()]
+    runs = [f for f in args.folders if not (f / "points.parquet").exists() and not (f / "calibration.json").exists()]
     if len(runs) > 1:
         out = args.out if args.out is not None else REPO / "results" / "comparison"
         try:

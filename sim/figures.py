@@ -197,6 +197,72 @@ def plot_comparison(folders: list[Path], out: Path, world: World) -> list[Path]:
 
 def plot_folder(folder: Path, world: World) -> list[Path]:
     folder = Path(folder)
+    if (folder / "calibration.json").exists():
+        return plot_calibration(folder)
     if (folder / "points.parquet").exists():
         return plot_sweep(folder)
     return plot_run(folder, world)
+
+
+def plot_calibration(folder: Path) -> list[Path]:
+    """A calibration folder: ABC marginals and pairs (if ABC was run) and the loss over the trials."""
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    from .calibrate import abc_figure
+
+    summary = json.loads((folder / "calibration.json").read_text())
+    paths, body = [], [f"<p>Calibration of {html.escape(summary['scenario'])}: {summary['trials']} trials x "
+                       f"{summary['replicates']} runs; fitted until {summary['fit_until'] or 'the end (all capitals)'}."
+                       f" Best loss {summary['best_loss']:.3f}.</p>"]
+    abc_path = folder / "abc_samples.parquet"
+    if abc_path.exists():
+        t = pq.read_table(abc_path).to_pandas()
+        names = [c for c in t.columns if c not in ("loss", "accepted")]
+        acc = t["accepted"].to_numpy()
+        fig, _ = abc_figure(names, t[names].to_numpy(), acc,
+                            f"ABC rejection: marginals of {int(acc.sum())} accepted of {len(t)} prior samples")
+        paths += _save(fig, folder, "abc_marginals")
+        spread = {n: t.loc[acc, n].std() / (t[n].max() - t[n].min()) for n in names}
+        top = sorted(names, key=spread.get)[:4]  # the most constrained parameters
+        fig, axes = plt.subplots(len(top), len(top), figsize=(2.6 * len(top), 2.6 * len(top)), squeeze=False)
+        for i, a in enumerate(top):
+            for j, b in enumerate(top):
+                ax = axes[i][j]
+                if i == j:
+                    ax.hist(t.loc[acc, a], bins=15, color="tab:blue", alpha=0.8)
+                else:
+                    ax.plot(t.loc[~acc, b], t.loc[~acc, a], ".", color="0.85", ms=2)
+                    ax.plot(t.loc[acc, b], t.loc[acc, a], ".", color="tab:blue", ms=3)
+                if i == len(top) - 1:
+                    ax.set_xlabel(b, fontsize=7)
+                if j == 0:
+                    ax.set_ylabel(a, fontsize=7)
+                ax.tick_params(labelsize=6)
+        fig.suptitle("ABC: pairs of the four most constrained parameters (blue: accepted; grey: rejected)")
+        fig.tight_layout()
+        paths += _save(fig, folder, "abc_pairs")
+        body += [_img(folder / "abc_marginals.png"), _img(folder / "abc_pairs.png")]
+    db = folder / "study.db"
+    if db.exists():
+        import sqlite3
+
+        with sqlite3.connect(db) as con:
+            rows = con.execute("select t.number, v.value from trials t join trial_values v on v.trial_id = t.trial_id "
+                               "join studies s on s.study_id = t.study_id where s.study_name = 'calibration' "
+                               "order by t.number").fetchall()
+        if rows:
+            n, v = np.array(rows, float).T
+            fig, ax = plt.subplots(figsize=(8, 4))
+            ax.plot(n, v, ".", color="0.6", ms=3, label="trial")
+            ax.plot(n, np.minimum.accumulate(v), color="tab:blue", lw=2, label="best so far")
+            ax.set_xlabel("trial")
+            ax.set_ylabel("loss (sum of scaled terms)")
+            ax.set_yscale("log")
+            ax.legend()
+            ax.set_title("Optuna TPE: loss over the trials")
+            fig.tight_layout()
+            paths += _save(fig, folder, "calibration_loss")
+            body.append(_img(folder / "calibration_loss.png"))
+    (folder / "report.html").write_text(_page(f"Calibration of {summary['scenario']}", body))
+    return paths + [folder / "report.html"]

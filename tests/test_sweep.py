@@ -155,7 +155,7 @@ def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
     import sqlite3
 
     out = tmp_path / "cal"
-    base = [sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--replicates", "20",
+    base = [sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--replicates", "20", "--cv", "0",
             "--fit-until", "2021-08-12", "--workers", "1", "--out", str(out), "--quiet"]
     r = subprocess.run(base + ["--trials", "3"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -175,10 +175,16 @@ def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
 def test_abc_rejection_keeps_the_closest_share(tmp_path):
     out = tmp_path / "abc"
     r = subprocess.run([sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--trials", "2",
-                        "--replicates", "15", "--abc", "20", "--abc-accept", "0.2", "--workers", "1",
-                        "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+                        "--replicates", "15", "--abc", "20", "--abc-accept", "0.2", "--workers", "1", "--cv", "2",
+                        "--cv-trials", "2", "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     t = pq.read_table(out / "abc_samples.parquet").to_pandas()
     assert len(t) == 20 and t["accepted"].sum() == 4
     assert t.loc[t["accepted"], "loss"].max() <= t.loc[~t["accepted"], "loss"].min()
     assert (out / "abc.png").exists() and "ABC: 4 of 20 prior samples accepted" in r.stdout
+    assert "cross-validation (2 folds over capitals" in r.stdout
+    r = subprocess.run([sys.executable, str(REPO / "run.py"), "plot", str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (out / "abc_marginals.png").exists() and (out / "abc_pairs.png").exists()
+    assert (out / "calibration_loss.png").exists() and (out / "report.html").exists()
