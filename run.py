@@ -84,6 +84,16 @@ def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> 
                    help="print only the tables, no progress bar")
 
 
+def add_executor_options(p: argparse.ArgumentParser, out_help: str) -> None:
+    """Where a many-run command runs and writes: shared by sweep, calibrate and sensitivity."""
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="'local' for a Dask LocalCluster on loopback, or tcp://HOST:PORT of a running Dask scheduler")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
@@ -131,21 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
                "failed.json (points that raised, with their error). Dask: --scheduler local starts a "
                "LocalCluster on 127.0.0.1; --scheduler tcp://HOST:8786 uses a running scheduler (README).")
     sw.add_argument("sweep", metavar="SWEEP", help="a sweep name (scenarios/sweeps/NAME.toml) or a .toml path")
-    sw.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                    help="worker processes (default: one per core; 1 runs in this process)")
-    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                    help="'local' for a Dask LocalCluster on loopback, or tcp://HOST:PORT of a running Dask scheduler")
-    sw.add_argument("--out", type=Path, default=None, metavar="DIR", help="results folder (default results/<name>)")
+    add_executor_options(sw, "results folder (default results/<name>)")
     sw.add_argument("--flush-seconds", type=float, default=2.0, metavar="S",
                     help="write finished points at least this often (default 2; 0 = after every point)")
-    sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pl = sub.add_parser(
         "plot", help="figures and report.html from stored results (never re-runs the model)",
         description="Writes PNG and SVG figures and a report.html next to the stored results: for a scenario "
                     "run, the fall-day distributions, capitals held over time, two maps and the metrics against "
-                    "the null models; for a sweep, each metric against each parameter and heatmaps. Given several "
-                    "run folders, also a side-by-side comparison in --out.")
+                    "the null models; for a sweep, each metric against each parameter and heatmaps; for a "
+                    "calibration, the ABC marginals and pairs and the loss over the trials. Given several run "
+                    "folders, also a side-by-side comparison in --out.")
     pl.add_argument("folders", nargs="+", type=Path, metavar="RESULTS_DIR", help="results folder(s)")
     pl.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="where the comparison of several folders goes (default results/comparison)")
@@ -171,11 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--abc-accept", type=float, default=0.05, metavar="Q",
                     help="share of the ABC samples accepted, those closest to the record (default 0.05)")
     ca.add_argument("--seed", type=int, default=2021, metavar="S", help="seed of the sampler and of the trials")
-    ca.add_argument("--workers", type=positive_int, default=None, metavar="N", help="worker processes")
-    ca.add_argument("--scheduler", default=None, metavar="ADDRESS", help="'local' or tcp://HOST:PORT (Dask)")
-    ca.add_argument("--out", type=Path, default=None, metavar="DIR",
-                    help="results folder (default results/calibrate-<scenario>)")
-    ca.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_options(ca, "results folder (default results/calibrate-<scenario>)")
 
     se = sub.add_parser(
         "sensitivity", help="global sensitivity (SALib Sobol' or Morris) of Kabul's date, tau-b, falls by 15 Aug",
@@ -192,11 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--seed", type=int, default=2021, metavar="S", help="seed of the sample and of the runs")
     se.add_argument("--params", default=None, metavar="A,B,...",
                     help="only these parameters (default: every numeric parameter)")
-    se.add_argument("--workers", type=positive_int, default=None, metavar="N", help="worker processes")
-    se.add_argument("--scheduler", default=None, metavar="ADDRESS", help="'local' or tcp://HOST:PORT (Dask)")
-    se.add_argument("--out", type=Path, default=None, metavar="DIR",
-                    help="results folder (default results/sensitivity-<method>-<scenario>)")
-    se.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_options(se, "results folder (default results/sensitivity-<method>-<scenario>)")
 
     ap = sub.add_parser("app", help="serve the interactive app (Mesa SolaraViz) on 127.0.0.1",
                         description="Serves a Mesa SolaraViz page for one run: the map of each capital's control "
@@ -383,9 +381,8 @@ def cmd_plot(args) -> int:
 def cmd_calibrate(args) -> int:
     import numpy as np
 
-    from sim.params import Params
     from sim import calibrate as cal
-    from sim.ensemble import run_ensemble
+    from sim.params import Params
     from sim.report import fmt_seconds
     from sim.scenario import load_scenario, parse_scenario
     from sim.sweep import make_executor
@@ -394,67 +391,28 @@ def cmd_calibrate(args) -> int:
     scenario = load_scenario(args.scenario, world)
     out = args.out if args.out is not None else REPO / "results" / f"calibrate-{scenario.name}"
     target = cal.target_until(world, args.fit_until)
+    if args.abc and not 0 < args.abc_accept < 1:
+        raise UserError(f"--abc-accept {args.abc_accept}: allowed between 0 and 1")
     if target.fit.sum() < 3:
         raise UserError(f"--fit-until {args.fit_until}: fewer than three capitals had fallen by then")
     t0 = time.perf_counter()
     executor, close = make_executor(args.workers, args.scheduler)
+    batch = args.workers or os.cpu_count() or 1
     try:
         study = cal.calibrate(scenario, world, out, executor, args.trials, args.replicates, args.seed, target,
-                              batch=args.workers or os.cpu_count() or 1, progress=not args.quiet)
+                              batch=batch, progress=not args.quiet)
         best = study.best_params
         cv = None
         if args.cv and args.cv > 1:
-            rng = np.random.default_rng(args.seed)
-            folds = np.array_split(rng.permutation(world.n_provinces), args.cv)
-            medians = np.zeros(world.n_provinces)
-            for f, fold in enumerate(folds):
-                fit = np.ones(world.n_provinces, bool)
-                fit[fold] = False
-                st = cal.calibrate(scenario, world, out, executor, args.cv_trials, args.replicates, args.seed,
-                                   cal.Target(fit, None), batch=args.workers or os.cpu_count() or 1,
-                                   progress=not args.quiet, study_name=f"cv-{args.cv}-fold-{f}")
-                r = run_ensemble(scenario.params.replace(**st.best_params), args.replicates, args.seed,
-                                 scenario.start, scenario.end, world, interventions=scenario.events,
-                                 initial=scenario.initial)
-                from sim.metrics import censored
-
-                medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
-            from sim.metrics import kendall_tau_b, observed as observed_capitals
-
-            from sim.world import day_index
-
-            obs = observed_capitals(world, day_index(scenario.start), day_index(scenario.end))
-            cv = {"folds": args.cv, "trials_per_fold": args.cv_trials,
-                  "out_of_fold_tau_b_median_dates": float(kendall_tau_b(medians[obs.index][None, :], obs.day)[0])}
+            cv = cal.cross_validate(scenario, world, out, executor, args.cv, args.cv_trials, args.replicates,
+                                    args.seed, batch, not args.quiet)
         abc = None
         if args.abc:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            if not 0 < args.abc_accept < 1:
-                raise UserError(f"--abc-accept {args.abc_accept}: allowed between 0 and 1")
-            samples, losses, accepted = cal.abc_rejection(scenario, executor, args.abc, args.abc_accept,
-                                                          args.replicates, args.seed, target,
-                                                          progress=not args.quiet)
-            cols = {n: samples[:, k] for k, n in enumerate(cal.CALIBRATED)}
-            pq.write_table(pa.table({**cols, "loss": losses, "accepted": accepted}), out / "abc_samples.parquet")
-            fig, _ = cal.abc_figure(cal.CALIBRATED, samples, accepted,
-                                    f"ABC rejection: {int(accepted.sum())} of {args.abc} prior samples accepted")
-            fig.savefig(out / "abc.png", dpi=110, bbox_inches="tight")
-            abc = {"samples": args.abc, "accepted": int(accepted.sum()),
-                   "posterior_mean": {n: float(samples[accepted, k].mean()) for k, n in enumerate(cal.CALIBRATED)},
-                   "posterior_sd": {n: float(samples[accepted, k].std()) for k, n in enumerate(cal.CALIBRATED)}}
+            abc = cal.abc_posterior(scenario, executor, out, args.abc, args.abc_accept, args.replicates, args.seed,
+                                    target, not args.quiet)
     finally:
         close()
-    params = scenario.params.replace(**best)
-    fresh = []
-    for k in range(1, 6):  # the best point on fresh seeds: how much of its fit is luck
-        r = run_ensemble(params, args.replicates, args.seed + 1000 * k, scenario.start, scenario.end, world,
-                         interventions=scenario.events, initial=scenario.initial)
-        fresh.append({"all_capitals": cal.score_capitals(r, world, np.ones(world.n_provinces, bool)),
-                      "in_sample": cal.score_capitals(r, world, target.fit),
-                      "held_out": cal.score_capitals(r, world, ~target.fit) if (~target.fit).sum() > 2 else None,
-                      "terms": cal.loss_terms(r, world, target)})
+    fresh = cal.fresh_seed_scores(scenario, world, best, args.replicates, args.seed, target)
     spread = lambda key, part: (float(np.mean([f[part][key] for f in fresh])),  # noqa: E731
                                 float(np.std([f[part][key] for f in fresh])))
     summary = {"scenario": scenario.name, "trials": len(study.trials), "replicates": args.replicates,

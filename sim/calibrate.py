@@ -236,3 +236,61 @@ def abc_figure(names, samples: np.ndarray, accepted: np.ndarray, title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig, axes
+
+
+def _run(scenario: Scenario, params: Params, replicates: int, seed: int, world: World):
+    return run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
+                        interventions=scenario.events, initial=scenario.initial)
+
+
+def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int, trials: int, replicates: int,
+                   seed: int, batch: int, progress: bool) -> dict:
+    """k folds over the capitals: calibrate on the others, predict the fold's median fall days; the out-of-fold
+    tau-b over every capital the run scores."""
+    from .metrics import censored
+
+    rng = np.random.default_rng(seed)
+    folds = np.array_split(rng.permutation(world.n_provinces), k)
+    medians = np.zeros(world.n_provinces)
+    for f, fold in enumerate(folds):
+        fit = np.ones(world.n_provinces, bool)
+        fit[fold] = False
+        study = calibrate(scenario, world, out, executor, trials, replicates, seed, Target(fit, None), batch=batch,
+                          progress=progress, study_name=f"cv-{k}-fold-{f}")
+        r = _run(scenario, scenario.params.replace(**study.best_params), replicates, seed, world)
+        medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
+    obs = observed(world, day_index(scenario.start), day_index(scenario.end))
+    return {"folds": k, "trials_per_fold": trials,
+            "out_of_fold_tau_b_median_dates": float(kendall_tau_b(medians[obs.index][None, :], obs.day)[0])}
+
+
+def fresh_seed_scores(scenario: Scenario, world: World, best: dict, replicates: int, seed: int, target: Target,
+                      n_seeds: int = 5) -> list[dict]:
+    """The best point re-run on fresh seeds: its fit on all capitals, in sample and held out, each time."""
+    params = scenario.params.replace(**best)
+    out = []
+    for k in range(1, n_seeds + 1):
+        r = _run(scenario, params, replicates, seed + 1000 * k, world)
+        out.append({"all_capitals": score_capitals(r, world, np.ones(world.n_provinces, bool)),
+                    "in_sample": score_capitals(r, world, target.fit),
+                    "held_out": score_capitals(r, world, ~target.fit) if (~target.fit).sum() > 2 else None,
+                    "terms": loss_terms(r, world, target)})
+    return out
+
+
+def abc_posterior(scenario: Scenario, executor, out: Path, n_samples: int, accept: float, replicates: int,
+                  seed: int, target: Target, progress: bool) -> dict:
+    """ABC rejection (see abc_rejection), with the samples stored in abc_samples.parquet and a marginals figure."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    samples, losses, accepted = abc_rejection(scenario, executor, n_samples, accept, replicates, seed, target,
+                                              progress=progress)
+    cols = {n: samples[:, k] for k, n in enumerate(CALIBRATED)}
+    pq.write_table(pa.table({**cols, "loss": losses, "accepted": accepted}), out / "abc_samples.parquet")
+    fig, _ = abc_figure(CALIBRATED, samples, accepted,
+                        f"ABC rejection: {int(accepted.sum())} of {n_samples} prior samples accepted")
+    fig.savefig(out / "abc.png", dpi=110, bbox_inches="tight")
+    return {"samples": n_samples, "accepted": int(accepted.sum()),
+            "posterior_mean": {n: float(samples[accepted, k].mean()) for k, n in enumerate(CALIBRATED)},
+            "posterior_sd": {n: float(samples[accepted, k].std()) for k, n in enumerate(CALIBRATED)}}
