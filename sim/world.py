@@ -56,7 +56,6 @@ class World:
     has_power_broker: np.ndarray
     surrounded_feb_2021: np.ndarray
     adjacency: np.ndarray  # (P, P) 0/1, float32
-    degree: np.ndarray
     neighbour_mean: np.ndarray  # (P, P) float32: x @ neighbour_mean is the mean of x over each province's neighbours
     # roads (E,)
     link_ids: tuple[str, ...]
@@ -127,7 +126,6 @@ def build_world(record: Record) -> World:
         has_power_broker=flag(lambda c: c.has_power_broker),
         surrounded_feb_2021=flag(lambda c: c.surrounded_feb_2021),
         adjacency=adjacency.astype(np.float32),
-        degree=adjacency.sum(axis=1),
         neighbour_mean=(adjacency / adjacency.sum(axis=0)).astype(np.float32),
         link_ids=tuple(r.link_id for r in record.roads),
         edge_a=edge_a,
