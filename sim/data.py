@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +33,36 @@ ROAD_QUALITY = ("good", "poor")
 HELD_2001 = ("yes", "partly", "no")
 YES_NO = ("yes", "no")
 REGIONS = ("Capital", "Central Highland", "Eastern", "North Eastern", "Northern", "South Eastern", "Southern", "Western")
+EVENT_CONFIDENCE = ("high", "medium", "low")
+#: The kinds of events.csv. world.py reads the first four; the others document the timeline and are not read.
+EVENT_KINDS = (
+    "withdrawal_progress",  # world.py: share of the US withdrawal completed (value 0-1), interpolated day by day
+    "contractors",  # world.py: contractors in country (value); the earliest census is the April reference level
+    "bagram_handover",  # world.py: US air support moves over the horizon from this day (exactly one)
+    "mission_end",  # world.py: US air support ends after this day (exactly one)
+    "announcement",  # documentation: the withdrawal announced (14 Apr)
+    "withdrawal_start",  # documentation: the withdrawal begins (1 May)
+    "kandahar_airfield_handover",  # documentation
+    "aaf_readiness_drop",  # documentation: the readiness drop the contractors' departure causes in the model
+    "end_date_announced",  # documentation
+    "command_handover",  # documentation
+)
+#: Events the withdrawal timeline needs, whether they need a value, and whether exactly one must be given.
+TIMELINE_KINDS = (("withdrawal_progress", True, False), ("contractors", True, False), ("bagram_handover", False, True),
+                  ("mission_end", False, True))
+#: The shipped files are a few kB; a file this large is not an edited record (and would be read whole).
+MAX_FILE_BYTES = 10_000_000
+
+# Plain ASCII numbers and dates only: no '1_000', no Arabic-Indic digits, no '20210811' (all accepted by Python).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _show(v: str, limit: int = 60) -> str:
+    """A field value quoted for a message, cut short so that a message stays one line."""
+    v = v if v.isprintable() else v.encode("unicode_escape").decode("ascii")
+    return repr(v if len(v) <= limit else v[:limit] + "...")
 
 
 class DataError(ValueError):
@@ -180,24 +212,37 @@ class _Rows:
 
     def __init__(self, path: Path, required: tuple[str, ...]):
         self.path = path
+        if path.is_dir():
+            raise DataError(path, "is a folder; expected a CSV file")
         if not path.is_file():
             raise DataError(path, "file not found")
         try:
-            with path.open(newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                header = reader.fieldnames or []
-                rows = list(reader)
-        except (UnicodeDecodeError, csv.Error) as exc:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise DataError(path, f"too large ({path.stat().st_size:,} bytes); at most {MAX_FILE_BYTES:,}")
+            # utf-8-sig: a byte-order mark (as some spreadsheets write) is not part of the first column's name.
+            with path.open(newline="", encoding="utf-8-sig") as f:
+                reader = csv.reader(f)
+                header = next(reader, [])
+                rows, last = [], reader.line_num
+                for fields in reader:  # a row starts on the line after the previous one ends (quoted newlines)
+                    if fields:  # blank lines are skipped
+                        rows.append((last + 1, fields))
+                    last = reader.line_num
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise DataError(path, f"not a readable CSV file ({exc})") from None
         missing = [c for c in required if c not in header]
         if missing:
             raise DataError(path, f"missing column(s) {missing}; the header must contain {list(required)}", line=1)
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:
+            raise DataError(path, f"column(s) {', '.join(map(_show, twice))} appear more than once in the header",
+                            line=1)
         self.rows = []
-        for k, row in enumerate(rows):
-            line = k + 2
-            if None in row or any(v is None for v in row.values()):
-                raise DataError(path, f"wrong number of fields (expected {len(header)})", line=line)
-            self.rows.append((line, row))
+        for line, fields in rows:
+            if len(fields) != len(header):
+                raise DataError(path, f"wrong number of fields (expected {len(header)}, found {len(fields)})",
+                                line=line)
+            self.rows.append((line, dict(zip(header, fields))))
         if not self.rows:
             raise DataError(path, "no data rows")
 
@@ -209,7 +254,7 @@ class _Rows:
         if required and not v:
             self.fail(line, field, "must not be empty")
         if allowed is not None and v not in allowed:
-            self.fail(line, field, f"'{v}' is not one of {list(allowed)}")
+            self.fail(line, field, f"{_show(v)} is not one of {list(allowed)}")
         return v
 
     def number(self, line, row, field, lo=None, hi=None, integer=False, required=True):
@@ -218,12 +263,21 @@ class _Rows:
             if required:
                 self.fail(line, field, "must not be empty")
             return None
+        what = "an integer" if integer else "a number"
+        if not (_INTEGER if integer else _NUMBER).fullmatch(v):
+            try:
+                finite = math.isfinite(float(v))
+            except ValueError:
+                finite = True
+            self.fail(line, field, f"{_show(v)} is not {what if finite else 'a finite number'}")
         try:
             x = int(v) if integer else float(v)
-        except ValueError:
-            self.fail(line, field, f"'{v}' is not {'an integer' if integer else 'a number'}")
+        except ValueError:  # an integer of more than 4,300 digits
+            self.fail(line, field, f"{_show(v)} is not {what} of a sensible size")
+        if not math.isfinite(x):  # NaN passes every comparison; 1e400 reads as inf
+            self.fail(line, field, f"{_show(v)} is not a finite number")
         if (lo is not None and x < lo) or (hi is not None and x > hi):
-            self.fail(line, field, f"{x} is outside the allowed range [{lo}, {hi}]")
+            self.fail(line, field, f"{_show(v)} is outside the allowed range [{lo}, {hi}]")
         return x
 
     def date(self, line, row, field, lo=RECORD_FIRST, hi=RECORD_LAST, required=True) -> dt.date | None:
@@ -233,9 +287,11 @@ class _Rows:
                 self.fail(line, field, "must not be empty (a date YYYY-MM-DD)")
             return None
         try:
+            if not _DATE.fullmatch(v):
+                raise ValueError
             d = dt.date.fromisoformat(v)
         except ValueError:
-            self.fail(line, field, f"'{v}' is not a date YYYY-MM-DD")
+            self.fail(line, field, f"{_show(v)} is not a date YYYY-MM-DD")
         if not lo <= d <= hi:
             self.fail(line, field, f"{d} lies outside the window {lo} to {hi}")
         return d
@@ -317,47 +373,66 @@ def _load_roads(path: Path, provinces: dict[str, int]) -> tuple[Road, ...]:
 
 def _load_events(path: Path) -> tuple[Event, ...]:
     f = _Rows(path, ("on", "kind", "value", "description", "confidence", "source"))
-    out = []
+    out, lines, seen = [], [], {}
     for line, r in f.rows:
-        out.append(
-            Event(
-                on=f.date(line, r, "on"),
-                kind=f.text(line, r, "kind"),
-                value=f.number(line, r, "value", 0.0, None, required=False),
-                description=f.text(line, r, "description"),
-                confidence=f.text(line, r, "confidence", ("high", "medium", "low")),
-                source=f.text(line, r, "source"),
-            )
+        e = Event(
+            on=f.date(line, r, "on"),
+            kind=f.text(line, r, "kind", EVENT_KINDS),
+            value=f.number(line, r, "value", 0.0, None, required=False),
+            description=f.text(line, r, "description"),
+            confidence=f.text(line, r, "confidence", EVENT_CONFIDENCE),
+            source=f.text(line, r, "source"),
         )
-    for kind, needs_value in (("withdrawal_progress", True), ("contractors", True), ("bagram_handover", False),
-                              ("mission_end", False)):
-        rows = [e for e in out if e.kind == kind]
+        if (e.kind, e.on) in seen:
+            f.fail(line, "on", f"'{e.kind}' on {e.on} appears twice (lines {seen[e.kind, e.on]} and {line}): "
+                               "give one row per kind and date")
+        seen[e.kind, e.on] = line
+        out.append(e)
+        lines.append(line)
+    of_kind = {kind: [(ln, e) for ln, e in zip(lines, out) if e.kind == kind] for kind in EVENT_KINDS}
+    for kind, needs_value, exactly_one in TIMELINE_KINDS:
+        rows = of_kind[kind]
         if not rows:
             raise DataError(path, f"no '{kind}' event: the model's withdrawal timeline needs it", field="kind")
-        if needs_value and any(e.value is None for e in rows):
-            raise DataError(path, f"every '{kind}' event needs a value", field="value")
-    progress = [e.value for e in sorted(out, key=lambda e: e.on) if e.kind == "withdrawal_progress"]
+        if exactly_one and len(rows) > 1:
+            raise DataError(path, f"'{kind}' appears on lines {', '.join(str(ln) for ln, _ in rows)}: the model's "
+                                  "withdrawal timeline needs exactly one", field="kind")
+        for ln, e in rows:
+            if needs_value and e.value is None:
+                f.fail(ln, "value", f"every '{kind}' event needs a value")
+    progress = [e.value for _, e in sorted(of_kind["withdrawal_progress"], key=lambda x: x[1].on)]
     if any(v > 1 for v in progress) or progress != sorted(progress):
         raise DataError(path, "withdrawal_progress values must rise over time within [0, 1]", field="value")
+    ln, april = min(of_kind["contractors"], key=lambda x: x[1].on)
+    if april.value <= 0:  # the reference level the later censuses are divided by (world.py)
+        f.fail(ln, "value", "the earliest 'contractors' census must be above 0: it is the reference level")
+    (_, bagram), (ln, end) = of_kind["bagram_handover"][0], of_kind["mission_end"][0]
+    if end.on < bagram.on:
+        f.fail(ln, "on", f"mission_end ({end.on}) comes before bagram_handover ({bagram.on})")
     return tuple(out)
 
 
 def _load_district_series(path: Path) -> tuple[DistrictObservation, ...]:
     f = _Rows(path, ("as_of", "taliban", "contested", "government", "total", "date_approx", "confidence", "source"))
-    out = []
+    out, seen = [], {}
     for line, r in f.rows:
-        out.append(
-            DistrictObservation(
-                as_of=f.date(line, r, "as_of"),
-                taliban=f.number(line, r, "taliban", 0, 500, integer=True),
-                contested=f.number(line, r, "contested", 0, 500, integer=True, required=False),
-                government=f.number(line, r, "government", 0, 500, integer=True, required=False),
-                total=f.number(line, r, "total", 300, 500, integer=True, required=False),
-                date_approx=f.flag(line, r, "date_approx"),
-                confidence=f.text(line, r, "confidence", ("high", "medium", "low")),
-                source=f.text(line, r, "source"),
-            )
+        o = DistrictObservation(
+            as_of=f.date(line, r, "as_of"),
+            taliban=f.number(line, r, "taliban", 0, 500, integer=True),
+            contested=f.number(line, r, "contested", 0, 500, integer=True, required=False),
+            government=f.number(line, r, "government", 0, 500, integer=True, required=False),
+            total=f.number(line, r, "total", 300, 500, integer=True, required=False),
+            date_approx=f.flag(line, r, "date_approx"),
+            confidence=f.text(line, r, "confidence", EVENT_CONFIDENCE),
+            source=f.text(line, r, "source"),
         )
+        if o.as_of in seen:
+            f.fail(line, "as_of", f"{o.as_of} appears twice (lines {seen[o.as_of]} and {line}): one figure per date")
+        seen[o.as_of] = line
+        parts = o.taliban + (o.contested or 0) + (o.government or 0)
+        if o.total is not None and parts > o.total:
+            f.fail(line, "total", f"taliban + contested + government = {parts} is more than the total {o.total}")
+        out.append(o)
     return tuple(sorted(out, key=lambda o: o.as_of))
 
 

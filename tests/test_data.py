@@ -105,3 +105,97 @@ def test_not_utf8(data_copy):
     (data_copy / "events.csv").write_bytes(b"on,kind\n\xff\xfe\xfa\n")
     with pytest.raises(DataError, match="events.csv: not a readable CSV file"):
         load_record(data_copy)
+
+
+@pytest.mark.parametrize("filename, line, field, value", [
+    ("roads.csv", 2, "km", "nan"),  # used to reach the simulation and fail there with an IndexError
+    ("provinces.csv", 2, "lat", "nan"),  # NaN passes every range check
+    ("provinces.csv", 2, "lon", "-inf"),
+    ("events.csv", 3, "value", "nan"),
+    ("events.csv", 3, "value", "inf"),
+    ("events.csv", 3, "value", "1e400"),  # reads as inf
+    ("district_control.csv", 2, "taliban", "nan"),
+])
+def test_non_finite_numbers_are_rejected(data_copy, filename, line, field, value):
+    _set(data_copy / filename, line, field, value)
+    with pytest.raises(DataError) as err:
+        load_record(data_copy)
+    text = str(err.value)
+    assert filename in text and f"line {line}" in text and f"field '{field}'" in text, text
+    assert "is not a finite number" in text or "is not an integer" in text, text
+
+
+@pytest.mark.parametrize("filename, line, field, value, message", [
+    ("province_covariates.csv", 2, "population_2021", "1_000_000", "is not an integer"),  # int() accepts it
+    ("province_covariates.csv", 2, "population_2021", "١٠٠٠٠٠", "is not an integer"),  # so do Arabic-Indic digits
+    ("province_covariates.csv", 2, "population_2021", "9" * 5000, "is not an integer of a sensible size"),
+    ("roads.csv", 2, "km", "1_0", "is not a number"),
+    ("provinces.csv", 2, "fell_on", "20210811", "is not a date YYYY-MM-DD"),  # fromisoformat accepts it
+    ("events.csv", 2, "kind", "airlift", "is not one of ['withdrawal_progress', 'contractors'"),
+    ("events.csv", 3, "value", "0", "the earliest 'contractors' census must be above 0"),
+    ("district_control.csv", 5, "total", "400", "taliban + contested + government = 407 is more than the total 400"),
+])
+def test_odd_values_are_rejected(data_copy, filename, line, field, value, message):
+    _set(data_copy / filename, line, field, value)
+    with pytest.raises(DataError) as err:
+        load_record(data_copy)
+    text = str(err.value)
+    assert filename in text and f"line {line}" in text and f"field '{field}'" in text and message in text, text
+    assert len(text) < 400, "a long value is cut short in the message"
+
+
+def test_byte_order_mark_is_accepted(data_copy):
+    for name in ("roads.csv", "events.csv"):
+        path = data_copy / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_record(data_copy).roads == load_record().roads
+
+
+def test_duplicate_event_and_district_dates_name_both_lines(data_copy):
+    # Line 4 is withdrawal_progress on 2021-05-01; make line 9 (0.90 on 2021-07-05) the same kind and date.
+    _set(data_copy / "events.csv", 9, "on", "2021-05-01")
+    with pytest.raises(DataError, match=r"events.csv, line 9, field 'on': 'withdrawal_progress' on 2021-05-01 "
+                                        r"appears twice \(lines 5 and 9\)"):
+        load_record(data_copy)
+    _set(data_copy / "events.csv", 9, "on", "2021-07-05")
+    _set(data_copy / "district_control.csv", 4, "as_of", "2021-04-30")
+    with pytest.raises(DataError, match=r"district_control.csv, line 4, field 'as_of': 2021-04-30 appears twice "
+                                        r"\(lines 3 and 4\)"):
+        load_record(data_copy)
+
+
+def test_timeline_events_the_world_reads_once_must_appear_once(data_copy):
+    path = data_copy / "events.csv"
+    text = path.read_text()
+    path.write_text(text + "2021-07-03,bagram_handover,,again,high,test\n")
+    with pytest.raises(DataError, match=r"events.csv, field 'kind': 'bagram_handover' appears on lines 8, 16"):
+        load_record(data_copy)
+    path.write_text(text.replace("2021-08-31,mission_end", "2021-06-30,mission_end"))
+    with pytest.raises(DataError, match=r"events.csv, line 15, field 'on': mission_end \(2021-06-30\) comes before"):
+        load_record(data_copy)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text(""), "line 1: missing column(s)"),
+    (lambda p: p.write_text(p.read_text().splitlines()[0] + "\n"), "no data rows"),
+    (lambda p: p.write_bytes(bytes(range(256)) * 4), "not a readable CSV file"),
+    (lambda p: (p.unlink(), p.mkdir()), "is a folder; expected a CSV file"),
+    (lambda p: p.write_text(p.read_text().replace("link_id,", "link_id,km,", 1)), "line 1: column(s) 'km' appear more"),
+    (lambda p: p.write_text(p.read_text() + "x" * 200_000 + "\n"), "not a readable CSV file"),
+    (lambda p: p.write_bytes(b"x" * 10_000_001), "too large (10,000,001 bytes); at most 10,000,000"),
+])
+def test_broken_files_give_one_data_error(data_copy, make, message):
+    make(data_copy / "roads.csv")
+    with pytest.raises(DataError) as err:
+        load_record(data_copy)
+    assert "roads.csv" in str(err.value) and message in str(err.value), str(err.value)
+
+
+def test_line_numbers_count_blank_lines_and_quoted_newlines(data_copy):
+    path = data_copy / "events.csv"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace('"Biden announces', '"Biden\nannounces')  # row 2 now spans lines 2-3
+    lines.insert(3, "")  # a blank line 5
+    path.write_text("\n".join(lines).replace(",withdrawal_start,", ",airlift,") + "\n")  # on line 6
+    with pytest.raises(DataError, match=r"events.csv, line 6, field 'kind': 'airlift' is not one of"):
+        load_record(data_copy)
