@@ -43,13 +43,70 @@ class UserError(Exception):
     """A problem with what the user gave us: reported in one line, exit code 2."""
 
 
-def positive_int(text: str) -> int:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: handled like Ctrl-C, so every command stops the same tidy way."""
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse with its errors on one line (usage is one `--help` away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+MAX_RUNS = 10_000_000  # as a scenario file's replicates (sim/scenario.py MAX_REPLICATES)
+MAX_SEED = 2**63 - 1  # one rule for every seed, on the command line and in files: 0 .. 2^63 - 1
+
+
+def positive_int(text: str, most: int = MAX_RUNS) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    if v > most:
+        raise argparse.ArgumentTypeError(f"at most {most:,}, got {v:,}")
+    return v
+
+
+def count(text: str) -> int:
+    """A whole number >= 0 (0 switches the option off)."""
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def seed_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2^63 - 1 ({MAX_SEED}), got {v}")
+    return v
+
+
+def port_int(text: str) -> int:
+    v = positive_int(text, 65535)
+    return v
+
+
+def seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not (0 <= v <= 3600):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"allowed 0 to 3600 seconds, got {text}")
+    return v
+
+
+def share(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not (0 < v < 1):
+        raise argparse.ArgumentTypeError(f"allowed strictly between 0 and 1, got {text}")
     return v
 
 
@@ -60,14 +117,45 @@ def iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
 
 
+# Options that may come before the command name (run.py --runs 5 compare A B): they are moved after it, so the
+# command either takes them or refuses them in one line, never ignores them.
+OPTIONS_WITH_VALUE = ("--runs", "--seed", "--start", "--out", "--engine", "--chunk-size", "--data")
+FLAG_OPTIONS = ("--quiet", "--force", "--yes")
+
+
+def hoist_options(argv: list[str], commands) -> list[str]:
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in commands:
+            return [token, *argv[i + 1:], *argv[:i]] if i else argv
+        if token.startswith("--") and "=" in token and token.split("=")[0] in OPTIONS_WITH_VALUE:
+            i += 1
+        elif token in OPTIONS_WITH_VALUE:
+            i += 2
+        elif token in FLAG_OPTIONS:
+            i += 1
+        else:
+            break
+    return argv
+
+
+def add_safety_options(p: argparse.ArgumentParser, on_subcommand: bool = False, what: str = "results") -> None:
+    default = argparse.SUPPRESS if on_subcommand else False
+    p.add_argument("--force", action="store_true", default=default,
+                   help=f"replace {what} of another kind in --out (never a folder this project did not write)")
+    p.add_argument("--yes", action="store_true", default=default,
+                   help="start a job estimated to take more than an hour without asking")
+
+
 def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> None:
     """The run options, accepted before or after the command name. On a subcommand their defaults are
     suppressed, so `run.py --runs 5 run baseline` keeps the 5 (argparse would otherwise reset it)."""
     default = (lambda v: argparse.SUPPRESS) if on_subcommand else (lambda v: v)  # noqa: E731
     p.add_argument("--runs", type=positive_int, default=default(None), metavar="N",
                    help="number of replicate runs (default: the scenario's replicates, 1,000 for the baseline)")
-    p.add_argument("--seed", type=int, default=default(None), metavar="S",
-                   help="root seed; the same seed gives the same results (default: the scenario's)")
+    p.add_argument("--seed", type=seed_int, default=default(None), metavar="S",
+                   help="root seed, 0 to 2^63 - 1; the same seed gives the same results (default: the scenario's)")
     p.add_argument("--start", type=iso_date, default=default(None), metavar="DATE",
                    help="start on this date (2021-05-01 to 2021-08-15) seeded from the record as of that "
                         "morning (default: the scenario's start)")
@@ -82,6 +170,7 @@ def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> 
                    help="read the data files from DIR instead of data/ (for example an alternative coding)")
     p.add_argument("--quiet", action="store_true", default=default(False),
                    help="print only the tables, no progress bar")
+    add_safety_options(p, on_subcommand)
 
 
 def add_executor_options(p: argparse.ArgumentParser, out_help: str) -> None:
@@ -91,11 +180,15 @@ def add_executor_options(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="'local' for a Dask LocalCluster on loopback, or tcp://HOST:PORT of a running Dask scheduler")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help)
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="read the data files from DIR instead of data/ (every worker reads the same; on a Dask "
+                        "cluster the folder must exist at the same path on every machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_safety_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="run.py",
         description="Agent-based model of territorial control in Afghanistan, 1 May - 6 September 2021. "
                     "With no command, runs the baseline scenario and prints the simulated fall of the 34 "
@@ -120,15 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs (or reads the stored results of) several scenarios with the same seed and number of "
                     "runs, so that run i of each draws the same random numbers, and prints Kabul's fall date, "
                     "the capitals held on 31 August and tau-b against the observed order, each with its "
-                    "difference from the first scenario and a 95 %% interval on that difference.")
+                    "difference from the first scenario and a 95 % interval on that difference.")
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="two or more scenario names or paths")
     cmp.add_argument("--runs", type=positive_int, default=None, metavar="N",
                      help="runs per scenario (default: the first scenario's replicates)")
-    cmp.add_argument("--seed", type=int, default=None, metavar="S", help="root seed (default: the first's)")
+    cmp.add_argument("--seed", type=seed_int, default=None, metavar="S", help="root seed (default: the first's)")
     cmp.add_argument("--rerun", action="store_true",
                      help="run every scenario again instead of reading matching stored results")
     cmp.add_argument("--data", type=Path, default=None, metavar="DIR", help="read the data files from DIR")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
+    cmp.add_argument("--yes", action="store_true", help="start a comparison estimated to take over an hour")
 
     sw = sub.add_parser(
         "sweep", help="run a sweep: many parameter points, many replicates each, resumable",
@@ -142,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                "LocalCluster on 127.0.0.1; --scheduler tcp://HOST:8786 uses a running scheduler (README).")
     sw.add_argument("sweep", metavar="SWEEP", help="a sweep name (scenarios/sweeps/NAME.toml) or a .toml path")
     add_executor_options(sw, "results folder (default results/<name>)")
-    sw.add_argument("--flush-seconds", type=float, default=2.0, metavar="S",
+    sw.add_argument("--flush-seconds", type=seconds, default=2.0, metavar="S",
                     help="write finished points at least this often (default 2; 0 = after every point)")
 
     pl = sub.add_parser(
@@ -155,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("folders", nargs="+", type=Path, metavar="RESULTS_DIR", help="results folder(s)")
     pl.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="where the comparison of several folders goes (default results/comparison)")
+    pl.add_argument("--data", type=Path, default=None, metavar="DIR",
+                    help="the data files the results were made with, if not data/ (checked against the manifest)")
+    pl.add_argument("--force", action="store_true", help="replace results of another kind in --out")
 
     ca = sub.add_parser(
         "calibrate", help="fit the global parameters to the observed record (Optuna TPE), with held-out checks",
@@ -168,22 +265,23 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--replicates", type=positive_int, default=200, metavar="R", help="runs per trial (default 200)")
     ca.add_argument("--fit-until", type=iso_date, default=None, metavar="DATE",
                     help="fit only the capitals fallen by DATE (and LWJ figures before it); score the rest")
-    ca.add_argument("--cv", type=int, default=4, metavar="K",
+    ca.add_argument("--cv", type=count, default=4, metavar="K",
                     help="cross-validate over capitals in K folds and report the out-of-fold tau-b (default 4; "
-                         "0 skips it)")
+                         "0 skips it; 2 up to the number of capitals)")
     ca.add_argument("--cv-trials", type=positive_int, default=100, metavar="N", help="trials per fold (default 100)")
-    ca.add_argument("--abc", type=int, default=0, metavar="N",
+    ca.add_argument("--abc", type=count, default=0, metavar="N",
                     help="also approximate the posterior by ABC rejection from N prior samples (e.g. 2000)")
-    ca.add_argument("--abc-accept", type=float, default=0.05, metavar="Q",
+    ca.add_argument("--abc-accept", type=share, default=0.05, metavar="Q",
                     help="share of the ABC samples accepted, those closest to the record (default 0.05)")
-    ca.add_argument("--seed", type=int, default=2021, metavar="S", help="seed of the sampler and of the trials")
+    ca.add_argument("--seed", type=seed_int, default=2021, metavar="S",
+                    help="seed of the sampler and of the trials (0 to 2^63 - 1)")
     add_executor_options(ca, "results folder (default results/calibrate-<scenario>)")
 
     se = sub.add_parser(
         "sensitivity", help="global sensitivity (SALib Sobol' or Morris) of Kabul's date, tau-b, falls by 15 Aug",
         description="Samples the numeric Params over their bounds with SALib, runs the sample as a resumable "
                     "sweep (every point on the same seed: common random numbers), and prints and plots the "
-                    "indices with 95 %% confidence intervals for Kabul's fall day, tau-b against the observed "
+                    "indices with 95 % confidence intervals for Kabul's fall day, tau-b against the observed "
                     "order and the capitals fallen by 15 August.")
     se.add_argument("scenario", metavar="SCENARIO", help="the base scenario")
     se.add_argument("--method", choices=("sobol", "morris"), default="sobol", help="default sobol")
@@ -191,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="SALib base sample size (sobol: N x (D + 2) points, default 64; morris: N trajectories "
                          "of D + 1 points, default 20)")
     se.add_argument("--replicates", type=positive_int, default=50, metavar="R", help="runs per point (default 50)")
-    se.add_argument("--seed", type=int, default=2021, metavar="S", help="seed of the sample and of the runs")
+    se.add_argument("--seed", type=seed_int, default=2021, metavar="S",
+                    help="seed of the sample and of the runs (0 to 2^63 - 1)")
     se.add_argument("--params", default=None, metavar="A,B,...",
                     help="only these parameters (default: every numeric parameter)")
     add_executor_options(se, "results folder (default results/sensitivity-<method>-<scenario>)")
@@ -201,8 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and each road's state for the current day, play and step, the parameters "
                                     "as controls (defaults from Params), and the capitals held against the "
                                     "observed curve. Offline. Needs the optional extra: pip install -e \".[app]\"")
-    ap.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ap.add_argument("--port", type=port_int, default=8765, help="port, 1-65535 (default 8765)")
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1, this machine only). The app has no "
+                         "authentication: anything else lets every machine that can reach this one use it")
 
     bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
                            description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
@@ -224,14 +325,25 @@ def _world(args):
     return build_world(load_record(args.data)) if getattr(args, "data", None) is not None else default_world()
 
 
+def _data_dir(args) -> str | None:
+    """The --data folder as workers should read it (an absolute path), None for the shipped data."""
+    return str(args.data.resolve()) if getattr(args, "data", None) is not None else None
+
+
+def _announce(note: str | None, args) -> None:
+    if note and not getattr(args, "quiet", False):
+        print(note, file=sys.stderr)
+
+
 def cmd_run(args) -> int:
+    from sim import budget, folders
     from sim.ensemble import observed_fall_days
     from sim.experiment import run_scenario, with_overrides
     from sim.metrics import score_ensemble
     from sim.plots import held_over_time
     from sim.report import capital_table, district_table, fmt_seconds, metrics_table
     from sim.scenario import load_scenario
-    from sim.store import write_run
+    from sim.store import run_definition, write_run
 
     world = _world(args)
     scenario = load_scenario(getattr(args, "scenario", DEFAULT_SCENARIO), world)
@@ -239,18 +351,28 @@ def cmd_run(args) -> int:
     if args.engine == "mesa" and args.chunk_size not in (None, 1):
         raise UserError("--chunk-size applies to the ensemble engine; the Mesa engine runs one model per seed")
     out = args.out if args.out is not None else REPO / "results" / scenario.name
+    what = f"--runs {scenario.replicates:,}" if args.runs else f"{scenario.path}: key 'replicates' ({scenario.replicates:,})"
+    note = budget.check(budget.for_run(what, scenario.replicates, args.engine), out, args.yes)
 
-    t0 = time.perf_counter()
-    result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet)
-    t_run = time.perf_counter() - t0
-    scorecard = score_ensemble(result, world)
-    title = (f"Capitals held, {scenario.name}: {result.n_runs:,} runs ({args.engine}), "
-             f"{scenario.start:%d %b} - {scenario.end:%d %b %Y}")
-    fig, _ = held_over_time(result.held_count, result.start_day, observed_fall_days(world), world.n_provinces, title)
-    write_run(out, scenario.name, result, world, scorecard, figures={"held.png": fig},
-              extra_manifest={"engine": args.engine, "seconds_running": round(t_run, 3),
-                              "scenario_file": scenario.path, "scenario_text": scenario.text,
-                              "interventions": [dict(kind=e.kind, on=e.on, **dict(e.args)) for e in scenario.events]})
+    with folders.writer_lock(out):
+        folders.check_target(out, "run", args.force)
+        _announce(note, args)
+        t0 = time.perf_counter()
+        result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet)
+        t_run = time.perf_counter() - t0
+        scorecard = score_ensemble(result, world)
+        title = (f"Capitals held, {scenario.name}: {result.n_runs:,} runs ({args.engine}), "
+                 f"{scenario.start:%d %b} - {scenario.end:%d %b %Y}")
+        fig, _ = held_over_time(result.held_count, result.start_day, observed_fall_days(world), world.n_provinces,
+                                title)
+        definition = run_definition(scenario, result.n_runs, scenario.seed, result.chunk_size, args.engine, world)
+        with folders.new_folder(out) as tmp:
+            write_run(tmp, scenario.name, result, world, scorecard, figures={"held.png": fig},
+                      extra_manifest={"engine": args.engine, "seconds_running": round(t_run, 3),
+                                      "scenario_file": scenario.path, "scenario_text": scenario.text,
+                                      "interventions": [dict(kind=e.kind, on=e.on, **dict(e.args))
+                                                        for e in scenario.events]},
+                      definition=definition)
     elapsed = time.perf_counter() - t0
 
     print(f"{scenario.name}: {result.n_runs:,} runs ({args.engine} engine), {scenario.start} to {scenario.end}, "
@@ -286,10 +408,12 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from sim import budget
     from sim.compare import compare_table, outcomes
+    from sim.ensemble import DEFAULT_CHUNK
     from sim.experiment import run_scenario, with_overrides
     from sim.scenario import load_scenario
-    from sim.store import git_commit, read_result
+    from sim.store import git_commit, run_definition
 
     if len(args.scenarios) < 2:
         raise UserError("compare needs at least two scenarios")
@@ -297,83 +421,139 @@ def cmd_compare(args) -> int:
     scenarios = [load_scenario(name, world) for name in args.scenarios]
     runs = args.runs or scenarios[0].replicates
     seed = args.seed if args.seed is not None else scenarios[0].seed
+    est = budget.for_run(f"--runs {runs:,} x {len(scenarios)} scenarios", runs * len(scenarios))
+    _announce(budget.check(est, None, args.yes), args)
     commit = git_commit()
     rows = []
     for sc in scenarios:
         sc = with_overrides(sc, runs, seed)
-        stored = None if args.rerun or args.data is not None else read_result(REPO / "results" / sc.name, world)
-        if stored is not None:
-            meta, result = stored
-            same = (meta.get("scenario_text") == sc.text and meta.get("n_runs") == runs and meta.get("seed") == seed
-                    and meta.get("start") == sc.start.isoformat() and meta.get("engine") == "ensemble"
-                    and commit is not None and not commit.endswith("-dirty") and meta.get("git_commit") == commit)
-            if not same:
-                stored = None
-        if stored is None:
+        result = None
+        if not args.rerun:
+            result = _stored_twin(REPO / "results" / sc.name, run_definition(sc, runs, seed, DEFAULT_CHUNK,
+                                                                             "ensemble", world), commit, world, args)
+        if result is None:
             if not args.quiet:
                 print(f"running {sc.name} ({runs:,} runs, seed {seed}) ...", file=sys.stderr)
             result = run_scenario(sc, world, progress=not args.quiet)
-        else:
-            if not args.quiet:
-                print(f"reading the stored results of {sc.name}", file=sys.stderr)
         rows.append(outcomes(sc.name, result, world))
     print(f"{len(rows)} scenarios, {runs:,} runs each, seed {seed} (common random numbers)\n")
     print(compare_table(rows))
     return 0
 
 
+def _stored_twin(folder: Path, definition: dict, commit: str | None, world, args):
+    """The stored result in `folder` if it is exactly the run compare would make (same definition, same clean
+    commit, every table as written); None (with the reason, unless --quiet) otherwise."""
+    import json
+
+    from sim.store import ResultProblem, load_run, to_json
+
+    if not folder.exists():
+        return None
+    try:
+        meta, result = load_run(folder, world)
+        stored = meta.get("definition") or {}
+        wanted = json.loads(to_json(definition))
+        differs = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        if differs:
+            raise ResultProblem(f"{folder}: a different run ({', '.join(differs)} differ)")
+        if commit is None or commit.endswith("-dirty") or meta.get("git_commit") != commit:
+            raise ResultProblem(f"{folder}: made with other code (commit {meta.get('git_commit')}, now {commit})")
+    except ResultProblem as exc:
+        if not args.quiet:
+            print(f"not reusing {exc}; running it again", file=sys.stderr)
+        return None
+    if not args.quiet:
+        print(f"reading the stored results of {folder.name} (same run, checksums verified)", file=sys.stderr)
+    return result
+
+
+def _close_on_exit(close):
+    """Run close(kill=True) if the block is left by an interrupt, close() otherwise."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def managed():
+        try:
+            yield
+        except BaseException:  # an interrupt or an error: stop the workers now rather than wait for them
+            close(kill=True)
+            raise
+        close()
+
+    return managed()
+
+
 def cmd_sweep(args) -> int:
+    from sim import budget, folders
     from sim.report import fmt_seconds
     from sim.sweep import load_sweep, make_executor, run_sweep, summary
 
     world = _world(args)
     sweep = load_sweep(args.sweep, world)
     out = args.out if args.out is not None else REPO / "results" / sweep.name
-    where = f"Dask scheduler {args.scheduler}" if args.scheduler else \
-        f"{args.workers or os.cpu_count()} local worker process(es)"
-    print(f"{sweep.name}: {len(sweep.points):,} points x {sweep.replicates:,} replicates ({sweep.method}), "
-          f"base scenario {sweep.scenario.name}, on {where}", file=sys.stderr)
-    executor, close = make_executor(args.workers, args.scheduler)
-    try:
-        outcome = run_sweep(sweep, out, executor, progress=not args.quiet, flush_seconds=args.flush_seconds)
-    finally:
-        close()
-    runs = outcome.n_run * sweep.replicates
-    print(f"{sweep.name}: {outcome.n_run:,} points run ({runs:,} runs) in {fmt_seconds(outcome.seconds)}"
-          + (f", {runs / outcome.seconds:,.0f} runs/s" if outcome.seconds > 0 and runs else "")
-          + f"; {outcome.n_skipped:,} already stored; {len(outcome.failed):,} failed")
-    import resource
+    workers = 1 if args.scheduler is None and args.workers == 1 else (args.workers or os.cpu_count() or 1)
+    est = budget.for_points(f"{sweep.path}: {len(sweep.points):,} points x {sweep.replicates:,} replicates",
+                            len(sweep.points), sweep.replicates, workers)
+    note = budget.check(est, out, args.yes)
+    with folders.writer_lock(out):
+        folders.check_target(out, "sweep", args.force)
+        where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{workers} local worker process(es)"
+        print(f"{sweep.name}: {len(sweep.points):,} points x {sweep.replicates:,} replicates ({sweep.method}), "
+              f"base scenario {sweep.scenario.name}, on {where}", file=sys.stderr)
+        _announce(note, args)
+        executor, close = make_executor(args.workers, args.scheduler)
+        with _close_on_exit(close):
+            outcome = run_sweep(sweep, out, executor, progress=not args.quiet, flush_seconds=args.flush_seconds,
+                                force=args.force, data_dir=_data_dir(args))
+        runs = outcome.n_run * sweep.replicates
+        print(f"{sweep.name}: {outcome.n_run:,} points run ({runs:,} runs) in {fmt_seconds(outcome.seconds)}"
+              + (f", {runs / outcome.seconds:,.0f} runs/s" if outcome.seconds > 0 and runs else "")
+              + f"; {outcome.n_skipped:,} already stored; {len(outcome.failed):,} failed")
+        import resource
 
-    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory: this process {parent:,.0f} MB"
-          + (f", largest local worker {workers:,.0f} MB" if workers else ""))
-    for k, err in sorted(outcome.failed.items())[:10]:
-        print(f"  point {k} failed: {err}")
-    print(f"results in {out}\n")
-    print(summary(out, sweep))
+        parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak memory: this process {parent:,.0f} MB"
+              + (f", largest local worker {children:,.0f} MB" if children else ""))
+        for k, err in sorted(outcome.failed.items())[:10]:
+            print(f"  point {k} failed: {err}")
+        print(f"results in {out}" + ("" if outcome.complete else " (incomplete: run the same command to retry)")
+              + "\n")
+        print(summary(out, sweep))
     return 1 if outcome.failed else 0
 
 
 def cmd_plot(args) -> int:
+    from sim import folders
     from sim.figures import plot_comparison, plot_folder
+    from sim.store import ResultProblem
 
     world = _world(args)
+    kinds = {}
     for folder in args.folders:
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.is_symlink():
             raise UserError(f"{folder}: no such results folder")
-        try:
-            paths = plot_folder(folder, world)
-        except FileNotFoundError as exc:
-            raise UserError(str(exc)) from None
-        print(f"{folder}: {', '.join(p.name for p in paths)}")
-    runs = [f for f in args.folders if not (f / "points.parquet").exists() and not (f / "calibration.json").exists()]
+        kinds[folder] = folders.folder_kind(folder)
+        if kinds[folder] is None:
+            raise UserError(f"{folder}: not a results folder of this project (no manifest.json written by it); "
+                            "nothing was written")
+    for folder in args.folders:
+        with folders.writer_lock(folder):
+            try:
+                paths, note = plot_folder(folder, world)
+            except ResultProblem as exc:
+                raise UserError(f"cannot plot: {exc}") from None
+        print(f"{folder}: {', '.join(p.name for p in paths)}" + (f" ({note})" if note else ""))
+    runs = [f for f in args.folders if kinds[f] == "run"]
     if len(runs) > 1:
         out = args.out if args.out is not None else REPO / "results" / "comparison"
-        try:
-            paths = plot_comparison(runs, out, world)
-        except FileNotFoundError as exc:
-            raise UserError(f"{exc} (a comparison needs scenario run folders)") from None
+        with folders.writer_lock(out):
+            folders.check_target(out, "comparison", args.force)
+            try:
+                paths = plot_comparison(runs, out, world)
+            except ResultProblem as exc:
+                raise UserError(f"cannot compare: {exc}") from None
         print(f"{out}: {', '.join(p.name for p in paths)}")
     return 0
 
@@ -381,54 +561,66 @@ def cmd_plot(args) -> int:
 def cmd_calibrate(args) -> int:
     import numpy as np
 
+    from sim import budget, folders
     from sim import calibrate as cal
     from sim.params import Params
     from sim.report import fmt_seconds
     from sim.scenario import load_scenario, parse_scenario
+    from sim.store import write_json
     from sim.sweep import make_executor
 
     world = _world(args)
     scenario = load_scenario(args.scenario, world)
     out = args.out if args.out is not None else REPO / "results" / f"calibrate-{scenario.name}"
     target = cal.target_until(world, args.fit_until)
-    if args.abc and not 0 < args.abc_accept < 1:
-        raise UserError(f"--abc-accept {args.abc_accept}: allowed between 0 and 1")
     if target.fit.sum() < 3:
         raise UserError(f"--fit-until {args.fit_until}: fewer than three capitals had fallen by then")
+    if args.cv and not 2 <= args.cv <= world.n_provinces:
+        raise UserError(f"--cv {args.cv}: allowed 0 (no cross-validation) or 2 to {world.n_provinces} folds "
+                        "over the capitals")
+    workers = 1 if args.scheduler is None and args.workers == 1 else (args.workers or os.cpu_count() or 1)
+    points = args.trials + (args.cv or 0) * args.cv_trials + args.abc + 5 * 2
+    note = budget.check(budget.for_points(f"--trials {args.trials:,} (with --cv, --abc) x --replicates "
+                                          f"{args.replicates:,}", points, args.replicates, workers, 0),
+                        out, args.yes)
     t0 = time.perf_counter()
-    executor, close = make_executor(args.workers, args.scheduler)
-    batch = args.workers or os.cpu_count() or 1
-    try:
-        study = cal.calibrate(scenario, world, out, executor, args.trials, args.replicates, args.seed, target,
-                              batch=batch, progress=not args.quiet)
-        best = study.best_params
-        cv = None
-        if args.cv and args.cv > 1:
-            cv = cal.cross_validate(scenario, world, out, executor, args.cv, args.cv_trials, args.replicates,
-                                    args.seed, batch, not args.quiet)
-        abc = None
-        if args.abc:
-            abc = cal.abc_posterior(scenario, executor, out, args.abc, args.abc_accept, args.replicates, args.seed,
-                                    target, not args.quiet)
-    finally:
-        close()
-    fresh = cal.fresh_seed_scores(scenario, world, best, args.replicates, args.seed, target)
-    spread = lambda key, part: (float(np.mean([f[part][key] for f in fresh])),  # noqa: E731
-                                float(np.std([f[part][key] for f in fresh])))
-    summary = {"scenario": scenario.name, "trials": len(study.trials), "replicates": args.replicates,
-               "fit_until": args.fit_until.isoformat() if args.fit_until else None, "best_params": best,
-               "best_loss": study.best_value, "best_terms": study.best_trial.user_attrs, "fresh_seeds": fresh,
-               "cross_validation": cv, "abc": abc}
-    note = (f"Optuna TPE, {len(study.trials)} trials x {args.replicates} runs, fitted on "
-            + (f"the capitals fallen by {args.fit_until}" if args.fit_until else "all 34 capitals") + ".")
-    text = cal.calibrated_toml(scenario, best, note)
-    parse_scenario(text, out / "calibrated.toml", world)  # what we write, run.py run accepts as is
-    (out / "calibrated.toml").write_text(text)
-    cal.write_json(out / "calibration.json", summary)
+    with folders.writer_lock(out):
+        cal.prepare_folder(out, scenario, args.fit_until, args.replicates, args.seed, world, args.force)
+        _announce(note, args)
+        executor, close = make_executor(args.workers, args.scheduler)
+        batch = workers
+        with _close_on_exit(close):
+            study = cal.calibrate(scenario, world, out, executor, args.trials, args.replicates, args.seed, target,
+                                  batch=batch, progress=not args.quiet, data_dir=_data_dir(args))
+            best = study.best_params
+            cv = None
+            if args.cv:
+                cv = cal.cross_validate(scenario, world, out, executor, args.cv, args.cv_trials, args.replicates,
+                                        args.seed, batch, not args.quiet, data_dir=_data_dir(args))
+            abc = None
+            if args.abc:
+                abc = cal.abc_posterior(scenario, executor, out, args.abc, args.abc_accept, args.replicates,
+                                        args.seed, target, not args.quiet, data_dir=_data_dir(args))
+        fresh = cal.fresh_seed_scores(scenario, world, best, args.replicates, args.seed, target)
+        spread = lambda key, part: (float(np.mean([f[part][key] for f in fresh])),  # noqa: E731
+                                    float(np.std([f[part][key] for f in fresh])))
+        completed = cal.completed_trials(study)
+        summary = {"scenario": scenario.name, "trials": completed, "replicates": args.replicates,
+                   "fit_until": args.fit_until.isoformat() if args.fit_until else None, "best_params": best,
+                   "best_loss": study.best_value, "best_terms": study.best_trial.user_attrs, "fresh_seeds": fresh,
+                   "cross_validation": cv, "abc": abc}
+        note = (f"Optuna TPE, {completed} trials x {args.replicates} runs, fitted on "
+                + (f"the capitals fallen by {args.fit_until}" if args.fit_until else "all 34 capitals") + ".")
+        text = cal.calibrated_toml(scenario, best, note)
+        parse_scenario(text, out / "calibrated.toml", world)  # what we write, run.py run accepts as is
+        folders.write_text(out / "calibrated.toml", text)
+        write_json(out / "calibration.json", summary)
 
-    print(f"{scenario.name}: {len(study.trials)} trials x {args.replicates} runs in "
+    print(f"{scenario.name}: {completed} trials x {args.replicates} runs in "
           f"{fmt_seconds(time.perf_counter() - t0)}; best loss {study.best_value:.3f} = "
           + " + ".join(f"{k} {v:.3f}/{cal.SCALES[k]:g}" for k, v in study.best_trial.user_attrs.items()))
+    if study.best_trial.number == 0:
+        print("  no trial did better than the starting point (the base scenario's values, trial 0)")
     for part, label in (("in_sample", "in sample (fitted capitals)"), ("held_out", "held out")):
         if fresh[0][part] is None:
             continue
@@ -455,6 +647,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
+    from sim import budget, folders
     from sim.report import fmt_seconds
     from sim.scenario import load_scenario
     from sim.sensitivity import analyse, bar_chart, build_sweep
@@ -463,25 +656,31 @@ def cmd_sensitivity(args) -> int:
     world = _world(args)
     scenario = load_scenario(args.scenario, world)
     n = args.n or (64 if args.method == "sobol" else 20)
-    names = [x.strip() for x in args.params.split(",")] if args.params else None
+    names = [x.strip() for x in args.params.split(",")] if args.params is not None else None
     sweep, prob, x = build_sweep(scenario, args.method, n, args.replicates, args.seed, names)
     out = args.out if args.out is not None else REPO / "results" / sweep.name
-    print(f"{args.method} sensitivity of {scenario.name}: {prob['num_vars']} parameters, {len(x):,} points x "
-          f"{args.replicates} replicates = {len(x) * args.replicates:,} runs", file=sys.stderr)
-    executor, close = make_executor(args.workers, args.scheduler)
-    try:
-        outcome = run_sweep(sweep, out, executor, progress=not args.quiet)
-    finally:
-        close()
-    if outcome.failed:
-        raise UserError(f"{len(outcome.failed)} points failed (see {out / 'failed.json'}); run again to retry them")
-    table = analyse(out, args.method, prob, x, args.seed)
-    table.to_csv(out / "indices.csv", index=False)
-    key = "ST" if args.method == "sobol" else "mu_star"
-    fig, _ = bar_chart(table, args.method, f"{args.method} sensitivity of {scenario.name}: {len(x):,} points x "
-                                           f"{args.replicates} runs")
-    fig.savefig(out / "indices.png", dpi=130, bbox_inches="tight")
-    fig.savefig(out / "indices.svg", bbox_inches="tight")
+    workers = 1 if args.scheduler is None and args.workers == 1 else (args.workers or os.cpu_count() or 1)
+    note = budget.check(budget.for_points(f"--n {n:,} ({len(x):,} points) x --replicates {args.replicates:,}",
+                                          len(x), args.replicates, workers), out, args.yes)
+    with folders.writer_lock(out):
+        folders.check_target(out, "sensitivity", args.force)
+        print(f"{args.method} sensitivity of {scenario.name}: {prob['num_vars']} parameters, {len(x):,} points x "
+              f"{args.replicates} replicates = {len(x) * args.replicates:,} runs", file=sys.stderr)
+        _announce(note, args)
+        executor, close = make_executor(args.workers, args.scheduler)
+        with _close_on_exit(close):
+            outcome = run_sweep(sweep, out, executor, progress=not args.quiet, kind="sensitivity", force=args.force,
+                                data_dir=_data_dir(args))
+        if outcome.failed:
+            raise UserError(f"{len(outcome.failed)} points failed (see {out / 'failed.json'}); run again to retry "
+                            "them")
+        table = analyse(out, args.method, prob, x, args.seed)
+        folders.write_text(out / "indices.csv", table.to_csv(index=False))
+        key = "ST" if args.method == "sobol" else "mu_star"
+        fig, _ = bar_chart(table, args.method, f"{args.method} sensitivity of {scenario.name}: {len(x):,} points x "
+                                               f"{args.replicates} runs")
+        folders.save_figure(fig, out / "indices.png", dpi=130, bbox_inches="tight")
+        folders.save_figure(fig, out / "indices.svg", bbox_inches="tight")
     print(f"{len(x):,} points ({outcome.n_skipped:,} already stored) in {fmt_seconds(outcome.seconds)}; "
           f"indices in {out / 'indices.csv'} and indices.png\n")
     import pandas as pd
@@ -503,15 +702,40 @@ def app_command(host: str, port: int) -> list[str]:
             str(port), "--production", "--no-open"]
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _die_with_parent():  # preexec_fn of the app's server: it must not outlive run.py, however run.py ends
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def cmd_app(args) -> int:
     import importlib.util
+    import signal
 
     missing = [m for m in ("solara", "solara_assets", "altair") if importlib.util.find_spec(m) is None]
     if missing:
         raise UserError(f"the app needs the optional extra (missing {', '.join(missing)}): pip install -e \".[app]\"")
+    if args.host not in LOOPBACK:
+        print(f"warning: serving on {args.host}, not only this machine: the app has no authentication, so anyone "
+              "who can reach this address can use it (and run the model on this machine)", file=sys.stderr)
     print(f"serving the app on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
     env = {**os.environ, **APP_ENV, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(app_command(args.host, args.port), env=env, cwd=REPO).returncode
+    child = subprocess.Popen(app_command(args.host, args.port), env=env, cwd=REPO, preexec_fn=_die_with_parent)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the server too, and wait for it
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
 
 
 def cmd_bench(args) -> int:
@@ -546,26 +770,53 @@ COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd
             "calibrate": cmd_calibrate, "bench": cmd_bench, "params": cmd_params}
 
 
+_TERMINATED = []
+
+
+def _terminate(signum, frame):
+    _TERMINATED.append(signum)
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    argv = hoist_options(list(sys.argv[1:] if argv is None else argv), [c for c in COMMANDS if c])
     args = build_parser().parse_args(argv)
+    from sim.budget import BudgetError
     from sim.data import DataError
+    from sim.executors import ExecutorError
+    from sim.folders import FolderError
     from sim.params import ParamsError
     from sim.scenario import ScenarioError
 
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
-    except (UserError, DataError, ParamsError, ScenarioError) as exc:
+    except (UserError, DataError, ParamsError, ScenarioError, FolderError, BudgetError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except OSError as exc:  # e.g. --out names a file, or the disk is full: nothing was moved into place
+    except OSError as exc:  # e.g. the disk is full: nothing half-written was moved into place
         print(f"error: cannot write the results: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written to results/", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if _TERMINATED else "interrupted"
+        stored = str(exc) if str(exc) else _nothing_written(args)
+        print(f"{what}: {stored}", file=sys.stderr)
+        return 143 if _TERMINATED else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _nothing_written(args) -> str:
+    if args.command == "calibrate":
+        return "the trials finished so far are kept in study.db; run the same command again to resume"
+    if args.command in (None, "run", "baseline"):
+        return "the results folder was left as it was (results are moved into place only when complete)"
+    return "nothing half-written was left"
 
 
 if __name__ == "__main__":

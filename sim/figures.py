@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots, store
+from . import folders, plots, store
 from .compare import HELD_ON, outcomes
 from .metrics import censored, observed, run_metrics, seeded_capitals
 from .report import METRIC_LABELS, fmt_day
@@ -31,13 +31,31 @@ SWEEP_METRICS = {"tau_b": "tau-b with the observed order", "abs_kabul_error": "K
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
+    """PNG and SVG, each written atomically."""
     import matplotlib.pyplot as plt
 
     paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=130, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    folders.save_figure(fig, paths[0], dpi=130, bbox_inches="tight")
+    folders.save_figure(fig, paths[1], bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def _write_page(path: Path, title: str, body: list[str]) -> Path:
+    folders.write_text(path, _page(title, body))
+    return path
+
+
+def _read_json(path: Path, keys: tuple[str, ...]) -> dict:
+    """A JSON file this project wrote, with the keys a figure needs; ResultProblem otherwise."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise store.ResultProblem(f"{path}: cannot be read as JSON ({exc})") from None
+    missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+    if missing:
+        raise store.ResultProblem(f"{path}: not what this project writes (missing {', '.join(missing)})")
+    return obj
 
 
 def _img(path: Path) -> str:
@@ -68,11 +86,8 @@ def held_counts(fall_day: np.ndarray, start_day: int, end_day: int) -> np.ndarra
 
 
 def plot_run(folder: Path, world: World) -> list[Path]:
-    stored = store.read_result(folder, world)
-    if stored is None:
-        raise FileNotFoundError(f"{folder} holds no complete run results (manifest.json, fall_days.parquet)")
-    meta, result = stored
-    card = json.loads((folder / "metrics.json").read_text())
+    meta, result = store.load_run(folder, world)  # checked: ours, checksums, every row in place
+    card = _read_json(folder / "metrics.json", ("capitals", "per_run", "nulls", "ensemble"))
     name = meta.get("name", folder.name)
     what = f"{name}: {result.n_runs:,} runs, {meta['start']} to {meta['end']}"
     obs_all = observed_fall_days(world)
@@ -127,13 +142,15 @@ def plot_run(folder: Path, world: World) -> list[Path]:
     body += [_img(folder / f"{s}.png") for s in ("fall_days", "held", "map_median", "map_p15", "metrics")]
     body += ["<h2>Capitals</h2>", _table(["province", "capital", "observed", "simulated median", "10-90 %",
                                           "P(fallen by 15 Aug)", "CRPS (days)"], rows)]
-    (folder / "report.html").write_text(_page(f"Afghanistan 2021 model: {name}", body))
-    return paths + [folder / "report.html"]
+    return paths + [_write_page(folder / "report.html", f"Afghanistan 2021 model: {name}", body)]
 
 
-def plot_sweep(folder: Path) -> list[Path]:
+def plot_sweep(folder: Path) -> tuple[list[Path], str]:
+    meta = store.verify_sweep(folder)
+    status = store.sweep_status(folder)
+    if status["stored"] == 0:
+        raise store.ResultProblem(f"{folder}: no finished points to plot yet (0 of {status['n_points']:,})")
     points, runs = store.read_sweep(folder)
-    meta = json.loads((folder / "manifest.json").read_text())
     p = points.to_pandas().set_index("point_id")
     r = runs.to_pandas()
     r["abs_kabul_error"] = r["kabul_error_days"].abs()
@@ -147,7 +164,8 @@ def plot_sweep(folder: Path) -> list[Path]:
         for j, name in enumerate(params):
             plots.sweep_response(table[name].to_numpy(float), table[metric].to_numpy(float), name, label,
                                  ax=axes[i][j])
-    fig.suptitle(f"Sweep {meta['name']}: {len(table):,} points x {meta['replicates']} replicates "
+    incomplete = f" - {status['note'].upper()}" if status["note"] else ""
+    fig.suptitle(f"Sweep {meta['name']}: {len(table):,} points x {meta['replicates']} replicates{incomplete} "
                  "(dots: point means; line and band: median and 10-90 % per bin)")
     fig.tight_layout()
     paths = _save(fig, folder, "sweep_response")
@@ -163,45 +181,56 @@ def plot_sweep(folder: Path) -> list[Path]:
             heat.append(stem)
     best = table.sort_values(["tau_b", "abs_kabul_error"], ascending=[False, True]).head(10)
     rows = [[int(k)] + [f"{best.loc[k, c]:.3g}" for c in params + list(SWEEP_METRICS)] for k in best.index]
-    body = [f"<p>{len(table):,} points x {meta['replicates']} replicates, design {html.escape(meta['design'])}, "
+    body = ([f"<p><strong>{html.escape(status['note'].capitalize())}</strong>: the sweep did not finish; the "
+             "figures cover only the stored points. Run the sweep again to finish it.</p>"] if status["note"] else [])
+    body += [f"<p>{len(table):,} points x {meta['replicates']} replicates, design {html.escape(meta['design'])}, "
             f"base scenario {html.escape(meta['base_scenario'])}, root seed {meta['root_seed']}.</p>",
             "<h2>Best points by mean tau-b</h2>", _table(["point"] + params + list(SWEEP_METRICS.values()), rows),
             _img(folder / "sweep_response.png")] + [_img(folder / f"{s}.png") for s in heat]
-    (folder / "report.html").write_text(_page(f"Sweep {meta['name']}", body))
-    return paths + [folder / "report.html"]
+    return paths + [_write_page(folder / "report.html", f"Sweep {meta['name']}", body)], status["note"]
 
 
-def plot_comparison(folders: list[Path], out: Path, world: World) -> list[Path]:
+def plot_comparison(run_folders: list[Path], out: Path, world: World) -> list[Path]:
+    """The runs side by side, in a new folder `out` swapped in whole (call with its writer lock held)."""
     results = []
-    for f in folders:
-        stored = store.read_result(f, world)
-        if stored is None:
-            raise FileNotFoundError(f"{f} holds no complete run results (manifest.json, fall_days.parquet)")
-        results.append((stored[0].get("name", f.name), stored[1]))
+    for f in run_folders:
+        meta, r = store.load_run(f, world)
+        results.append((meta.get("name", f.name), r))
     rows = [outcomes(name, r, world) for name, r in results]
-    out.mkdir(parents=True, exist_ok=True)
+    with folders.new_folder(out) as tmp:
+        _comparison_files(rows, results, tmp)
+        store.write_json(tmp / "manifest.json", {**store.stamp("comparison"), "name": out.name,
+                                                  "runs": [str(Path(f).resolve()) for f in run_folders]})
+    return [out / n for n in ("comparison.png", "comparison.svg", "report.html")]
+
+
+def _comparison_files(rows, results, out: Path) -> None:
     end = max(r.end_day for _, r in results)
     fig, _ = plots.scenario_comparison([o.name for o in rows], [o.kabul_day for o in rows],
                                        [o.held_aug31 for o in rows], end, day_index(dt.date(2021, 8, 15)),
                                        f"Scenarios compared ({', '.join(o.name for o in rows)})")
-    paths = _save(fig, out, "comparison")
+    _save(fig, out, "comparison")
     trows = [[o.name, fmt_day(np.median(o.kabul_day), o.end_day), f"{o.held_aug31.mean():.2f}",
               f"{np.nanmedian(o.tau_b):.2f}"] for o in rows]
     body = [_table(["scenario", "Kabul falls (median)", f"held on {HELD_ON:%d %b} (mean)", "tau-b (median run)"],
                    trows), _img(out / "comparison.png"),
             "<p>The runs of each scenario are read from its results folder; for paired differences with "
             "uncertainties use <code>python run.py compare</code>.</p>"]
-    (out / "report.html").write_text(_page("Scenarios compared", body))
-    return paths + [out / "report.html"]
+    _write_page(out / "report.html", "Scenarios compared", body)
 
 
-def plot_folder(folder: Path, world: World) -> list[Path]:
+def plot_folder(folder: Path, world: World) -> tuple[list[Path], str]:
+    """The figures of a results folder of any kind, and a note ('' or 'incomplete: ...'). Raises ResultProblem
+    when what is stored cannot be trusted; hold the folder's writer lock."""
     folder = Path(folder)
-    if (folder / "calibration.json").exists():
-        return plot_calibration(folder)
-    if (folder / "points.parquet").exists():
+    kind = folders.folder_kind(folder)
+    if kind == "calibration":
+        return plot_calibration(folder), ""
+    if kind in ("sweep", "sensitivity"):
         return plot_sweep(folder)
-    return plot_run(folder, world)
+    if kind == "run":
+        return plot_run(folder, world), ""
+    raise store.ResultProblem(f"{folder}: holds {folders.KIND_NAMES.get(kind, 'nothing this command plots')}")
 
 
 def plot_calibration(folder: Path) -> list[Path]:
@@ -211,13 +240,21 @@ def plot_calibration(folder: Path) -> list[Path]:
 
     from .calibrate import abc_figure
 
-    summary = json.loads((folder / "calibration.json").read_text())
+    if not (folder / "calibration.json").exists():
+        raise store.ResultProblem(f"{folder}: an unfinished calibration (no calibration.json yet); run calibrate "
+                                  "again to finish it")
+    summary = _read_json(folder / "calibration.json", ("scenario", "trials", "replicates", "fit_until", "best_loss"))
     paths, body = [], [f"<p>Calibration of {html.escape(summary['scenario'])}: {summary['trials']} trials x "
                        f"{summary['replicates']} runs; fitted until {summary['fit_until'] or 'the end (all capitals)'}."
                        f" Best loss {summary['best_loss']:.3f}.</p>"]
     abc_path = folder / "abc_samples.parquet"
     if abc_path.exists():
-        t = pq.read_table(abc_path).to_pandas()
+        try:
+            t = pq.read_table(abc_path).to_pandas()
+        except (OSError, ValueError) as exc:
+            raise store.ResultProblem(f"{abc_path}: cannot be read ({exc})") from None
+        if "accepted" not in t or "loss" not in t:
+            raise store.ResultProblem(f"{abc_path}: not the ABC samples this project writes")
         names = [c for c in t.columns if c not in ("loss", "accepted")]
         acc = t["accepted"].to_numpy()
         fig, _ = abc_figure(names, t[names].to_numpy(), acc,
@@ -247,10 +284,13 @@ def plot_calibration(folder: Path) -> list[Path]:
     if db.exists():
         import sqlite3
 
-        with sqlite3.connect(db) as con:
-            rows = con.execute("select t.number, v.value from trials t join trial_values v on v.trial_id = t.trial_id "
-                               "join studies s on s.study_id = t.study_id where s.study_name = 'calibration' "
-                               "order by t.number").fetchall()
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                rows = con.execute("select t.number, v.value from trials t join trial_values v on "
+                                   "v.trial_id = t.trial_id join studies s on s.study_id = t.study_id where "
+                                   "s.study_name = 'calibration' order by t.number").fetchall()
+        except sqlite3.Error as exc:
+            raise store.ResultProblem(f"{db}: cannot be read as an Optuna study ({exc})") from None
         if rows:
             n, v = np.array(rows, float).T
             fig, ax = plt.subplots(figsize=(8, 4))
@@ -264,5 +304,4 @@ def plot_calibration(folder: Path) -> list[Path]:
             fig.tight_layout()
             paths += _save(fig, folder, "calibration_loss")
             body.append(_img(folder / "calibration_loss.png"))
-    (folder / "report.html").write_text(_page(f"Calibration of {summary['scenario']}", body))
-    return paths + [folder / "report.html"]
+    return paths + [_write_page(folder / "report.html", f"Calibration of {summary['scenario']}", body)]

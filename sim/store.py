@@ -1,7 +1,9 @@
-"""results/<name>/: the manifest and tables of a run, written atomically.
+"""results/<name>/: the manifest and tables of a run or a sweep, written so that they can be trusted.
 
-Everything is first written to a hidden temporary folder beside the target and moved into place only when every
-file is complete, so an error or an interrupt never leaves a half-written results folder.
+The safety rules (whose folders may be written, one writer, atomic files and swaps) live in sim/folders.py.
+Here: what goes into a folder and how it is read back. A manifest records who wrote the folder and what kind of
+result it holds, the full definition of the run (so that a stored result is reused only for the very same
+run), and the SHA-256 of every table, checked before a table is trusted (`load_run`, `verify_sweep`).
 """
 
 from __future__ import annotations
@@ -9,12 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import platform
-import shutil
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -22,12 +20,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import folders
 from .ensemble import EnsembleResult
 from .rules import FALL_HOW_NAMES, NOT_FALLEN
 from .world import DAY0, World, day_date
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("mesa", "numpy", "scipy", "networkx", "pyarrow", "matplotlib", "tqdm")
+ROWS_PER_GROUP_RUNS = 10_000  # runs per Parquet row group: memory stays flat in the number of runs
+
+
+class ResultProblem(Exception):
+    """A stored result cannot be trusted or used: the reason, in one line."""
 
 
 def git_commit() -> str | None:
@@ -53,15 +57,63 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def data_checksums(world: World) -> dict[str, str]:
     d = Path(world.record.data_dir)
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(d.glob("*.csv"))}
+    return {f.name: sha256(f) for f in sorted(d.glob("*.csv"))}
 
 
-def manifest(name: str, result: EnsembleResult, world: World, extra: dict | None = None) -> dict:
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, (dt.date,)):
+        return o.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def to_json(obj) -> str:
+    return json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n"
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (a temporary file renamed into place)."""
+    folders.write_text(Path(path), to_json(obj))
+
+
+def stamp(kind: str) -> dict:
+    """The fields every manifest starts with: who wrote it, what it holds, with which code."""
+    return {"written_by": folders.OWNER, "kind": kind,
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git_commit(), "packages": package_versions()}
+
+
+# ------------------------------------------------------------------------------------------------- runs
+
+
+def run_definition(scenario, n_runs: int, seed: int, chunk_size: int, engine: str, world: World) -> dict:
+    """Everything that determines a run's results: equal definitions (and equal code) give equal results."""
+    return {"scenario_text": scenario.text, "n_runs": int(n_runs), "seed": int(seed), "chunk_size": int(chunk_size),
+            "start": scenario.start.isoformat(), "end": scenario.end.isoformat(), "engine": engine,
+            "params": scenario.params.to_dict(), "data_sha256": data_checksums(world)}
+
+
+def manifest(name: str, result: EnsembleResult, world: World, extra: dict | None = None,
+             definition: dict | None = None) -> dict:
     return {
+        **stamp("run"),
         "name": name,
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "definition": definition,
         "start": day_date(result.start_day).isoformat(),
         "end": day_date(result.end_day).isoformat(),
         "n_runs": result.n_runs,
@@ -71,161 +123,206 @@ def manifest(name: str, result: EnsembleResult, world: World, extra: dict | None
         "seeding": "np.random.SeedSequence(seed).spawn(n_chunks); run_id // chunk_size picks the chunk",
         "params": result.params.to_dict(),
         "params_changed_from_defaults": result.params.changed(),
-        "git_commit": git_commit(),
-        "packages": package_versions(),
+        "data_dir": str(world.record.data_dir),
         "data_sha256": data_checksums(world),
         **(extra or {}),
     }
 
 
+FALL_DAYS_SCHEMA = pa.schema([("run_id", pa.int64()), ("seed", pa.int64()), ("province", pa.string()),
+                              ("fell_on", pa.date32()), ("fall_how", pa.string())])
+_HOW_NAMES = np.array([FALL_HOW_NAMES[k] for k in sorted(FALL_HOW_NAMES)], dtype=object)
+_EPOCH = (DAY0 - dt.date(1970, 1, 1)).days
+
+
+def _fall_days_block(run_ids: np.ndarray, seeds: np.ndarray, names, fall_day: np.ndarray,
+                     fall_how: np.ndarray) -> pa.Table:
+    n, n_p = fall_day.shape
+    days = fall_day.astype(np.int32).ravel()
+    held = days == NOT_FALLEN
+    return pa.table({
+        "run_id": pa.array(np.repeat(run_ids.astype(np.int64), n_p)),
+        "seed": pa.array(np.repeat(seeds.astype(np.int64), n_p)),
+        "province": pa.array(np.tile(np.array(names, dtype=object), n), type=pa.string()),
+        "fell_on": pa.array(np.where(held, 0, days + _EPOCH), type=pa.int32(), mask=held).cast(pa.date32()),
+        "fall_how": pa.array(_HOW_NAMES[fall_how.astype(int).ravel()], type=pa.string()),
+    }, schema=FALL_DAYS_SCHEMA)
+
+
 def fall_days_table(result: EnsembleResult) -> pa.Table:
     """Long form: one row per run and province: run_id, seed, province, fell_on (null when held), fall_how."""
-    n, n_p = result.fall_day.shape
-    days = result.fall_day.astype(np.int32).ravel()
-    held = days == NOT_FALLEN
-    epoch = (DAY0 - dt.date(1970, 1, 1)).days
-    fell_on = pa.array(np.where(held, 0, days + epoch), type=pa.int32(), mask=held).cast(pa.date32())
-    how_names = np.array([FALL_HOW_NAMES[k] for k in sorted(FALL_HOW_NAMES)], dtype=object)
-    return pa.table({
-        "run_id": pa.array(np.repeat(np.arange(n, dtype=np.int64), n_p)),
-        "seed": pa.array(np.repeat(result.run_seed.astype(np.int64), n_p)),
-        "province": pa.array(np.tile(np.array(result.names, dtype=object), n)),
-        "fell_on": fell_on,
-        "fall_how": pa.array(how_names[result.fall_how.astype(int).ravel()]),
-    })
+    return _fall_days_block(np.arange(result.n_runs), result.run_seed, result.names, result.fall_day,
+                            result.fall_how)
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, (dt.date,)):
-        return o.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(o)}")
+def write_fall_days(path: Path, result: EnsembleResult) -> None:
+    """fall_days.parquet, one row group per ROWS_PER_GROUP_RUNS runs, so a million runs need little memory."""
+    with pq.ParquetWriter(path, FALL_DAYS_SCHEMA) as writer:
+        for a in range(0, result.n_runs, ROWS_PER_GROUP_RUNS):
+            b = min(a + ROWS_PER_GROUP_RUNS, result.n_runs)
+            writer.write_table(_fall_days_block(np.arange(a, b), result.run_seed[a:b], result.names,
+                                                result.fall_day[a:b], result.fall_how[a:b]))
 
 
-def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
-
-
-@contextmanager
-def atomic_folder(target: Path):
-    """Yield a temporary folder; on success it replaces `target` whole, on any error it is removed."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are ordinary files
-    try:
-        yield tmp
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def write_run(target: Path, name: str, result: EnsembleResult, world: World, scorecard: dict,
-              figures: dict | None = None, extra_manifest: dict | None = None) -> Path:
-    """Write manifest.json, fall_days.parquet, metrics.json and the figures {filename: matplotlib Figure}."""
-    with atomic_folder(target) as tmp:
-        write_json(tmp / "manifest.json", manifest(name, result, world, extra_manifest))
-        pq.write_table(fall_days_table(result), tmp / "fall_days.parquet")
-        write_json(tmp / "metrics.json", scorecard)
-        for filename, fig in (figures or {}).items():
-            fig.savefig(tmp / filename, dpi=130, bbox_inches="tight")
-    return target
-
-
-def read_result(folder: Path, world: World) -> tuple[dict, EnsembleResult] | None:
-    """The manifest and the fall days stored in `folder` (held counts and district shares are not stored, and
-    come back empty). None if the folder holds no complete result."""
+def write_run(folder: Path, name: str, result: EnsembleResult, world: World, scorecard: dict,
+              figures: dict | None = None, extra_manifest: dict | None = None, definition: dict | None = None) -> Path:
+    """Write a run's files into `folder` (a fresh temporary folder from folders.new_folder): the figures
+    {filename: matplotlib Figure}, fall_days.parquet, metrics.json, and last manifest.json with their checksums."""
     folder = Path(folder)
-    try:
-        meta = json.loads((folder / "manifest.json").read_text())
-        table = pq.read_table(folder / "fall_days.parquet").to_pydict()
-    except (OSError, ValueError):
-        return None
-    if "n_runs" not in meta:  # e.g. a sweep folder
-        return None
-    n, n_p = meta["n_runs"], world.n_provinces
-    if len(table["run_id"]) != n * n_p or list(table["province"][:n_p]) != list(world.names):
-        return None
-    codes = {name: code for code, name in FALL_HOW_NAMES.items()}
-    fell = [NOT_FALLEN if d is None else (d - DAY0).days for d in table["fell_on"]]
-    from .params import Params
+    for filename, fig in (figures or {}).items():
+        folders.save_figure(fig, folder / filename, dpi=130, bbox_inches="tight")
+    write_fall_days(folder / "fall_days.parquet", result)
+    write_json(folder / "metrics.json", scorecard)
+    meta = manifest(name, result, world, extra_manifest, definition)
+    meta["files_sha256"] = {f: sha256(folder / f) for f in ("fall_days.parquet", "metrics.json")}
+    write_json(folder / "manifest.json", meta)
+    return folder
 
+
+def verify_files(folder: Path, meta: dict) -> None:
+    """Raise ResultProblem unless every file the manifest lists has the checksum it was written with."""
+    for f, digest in (meta.get("files_sha256") or {}).items():
+        path = Path(folder) / f
+        if not path.is_file():
+            raise ResultProblem(f"{path}: missing (the manifest lists it)")
+        if sha256(path) != digest:
+            raise ResultProblem(f"{path}: changed since it was written (its checksum differs from the manifest's)")
+
+
+def load_run(folder: Path, world: World) -> tuple[dict, EnsembleResult]:
+    """The manifest and fall days of a run folder, checked: written by this project for a run, every table's
+    checksum as written, every row in place, and the same data files as `world`. Raises ResultProblem with the
+    reason otherwise. Held counts and district shares are not stored: they come back empty."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultProblem(f"{folder}: no such results folder")
+    meta = folders.read_manifest(folder)
+    if meta is None:
+        raise ResultProblem(f"{folder}: no manifest.json written by this project; not a results folder")
+    if meta["kind"] != "run":
+        raise ResultProblem(f"{folder}: holds {folders.KIND_NAMES[meta['kind']]}, not a scenario run")
+    if "files_sha256" not in meta:
+        raise ResultProblem(f"{folder}: written by an earlier version without checksums; run it again to use it")
+    verify_files(folder, meta)
+    if meta.get("data_sha256") != data_checksums(world):
+        raise ResultProblem(f"{folder}: made with other data files ({meta.get('data_dir')}) than these "
+                            f"({world.record.data_dir}); pass --data with the folder it was made with")
+    n, n_p = int(meta["n_runs"]), world.n_provinces
+    path = folder / "fall_days.parquet"
+    try:
+        pf = pq.ParquetFile(path)
+        if pf.schema_arrow != FALL_DAYS_SCHEMA or pf.metadata.num_rows != n * n_p:
+            raise ResultProblem(f"{path}: not the table of {n:,} runs x {n_p} provinces the manifest describes")
+        fall_day = np.empty((n, n_p), np.int16)
+        fall_how = np.empty((n, n_p), np.int8)
+        run_seed = np.empty(n, np.int64)
+        codes = {name: code for code, name in FALL_HOW_NAMES.items()}
+        names = pa.array(world.names, type=pa.string())
+        row = 0
+        for batch in pf.iter_batches(batch_size=n_p * ROWS_PER_GROUP_RUNS):
+            k = batch.num_rows // n_p
+            if batch.num_rows % n_p:
+                raise ResultProblem(f"{path}: a row group does not hold whole runs")
+            runs = slice(row // n_p, row // n_p + k)
+            ids = batch.column("run_id").to_numpy().reshape(k, n_p)
+            if not (ids == np.arange(runs.start, runs.stop)[:, None]).all():
+                raise ResultProblem(f"{path}: rows are not in run order (run_id); the table was altered")
+            prov = batch.column("province")
+            if not prov.equals(pa.concat_arrays([names] * k) if k else prov):
+                raise ResultProblem(f"{path}: provinces are not in the order of the data files; the table was altered")
+            seeds = batch.column("seed").to_numpy().reshape(k, n_p)
+            if not (seeds == seeds[:, :1]).all():
+                raise ResultProblem(f"{path}: a run has more than one seed; the table was altered")
+            run_seed[runs] = seeds[:, 0]
+            fell = batch.column("fell_on").cast(pa.int32())
+            days = np.asarray(fell.fill_null(_EPOCH + NOT_FALLEN).to_numpy(zero_copy_only=False)) - _EPOCH
+            fall_day[runs] = days.reshape(k, n_p)
+            how = batch.column("fall_how").to_pylist()
+            try:
+                fall_how[runs] = np.array([codes[h] for h in how], np.int8).reshape(k, n_p)
+            except KeyError as exc:
+                raise ResultProblem(f"{path}: unknown fall_how {exc}") from None
+            row += batch.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise ResultProblem(f"{path}: cannot be read ({exc})") from None
+    from .params import Params, ParamsError
+
+    try:
+        params = Params.from_dict(meta["params"])
+    except (ParamsError, KeyError, TypeError) as exc:
+        raise ResultProblem(f"{folder / 'manifest.json'}: {exc}") from None
     result = EnsembleResult(
-        names=world.names, params=Params.from_dict(meta["params"]), seed=meta["seed"],
+        names=world.names, params=params, seed=meta["seed"],
         start_day=(dt.date.fromisoformat(meta["start"]) - DAY0).days,
         end_day=(dt.date.fromisoformat(meta["end"]) - DAY0).days, chunk_size=meta["chunk_size"],
-        run_seed=np.array(table["seed"][::n_p], dtype=np.int64),
-        fall_day=np.array(fell, dtype=np.int16).reshape(n, n_p),
-        fall_how=np.array([codes[h] for h in table["fall_how"]], dtype=np.int8).reshape(n, n_p),
+        run_seed=run_seed, fall_day=fall_day, fall_how=fall_how,
         held_count=np.zeros((n, 0), dtype=np.int16), district_share=np.zeros((n, 0), dtype=np.float32))
     return meta, result
 
 
+def read_result(folder: Path, world: World) -> tuple[dict, EnsembleResult] | None:
+    """load_run, or None where the folder holds no trustworthy run."""
+    try:
+        return load_run(folder, world)
+    except ResultProblem:
+        return None
+
+
 # ----------------------------------------------------------------------------------------------------- sweeps
 #
-# results/<sweep>/ holds manifest.json and points.parquet (written once, before any point runs), and two
-# datasets, runs.parquet/ and fall_days.parquet/, each a folder of part files that pyarrow and pandas read as
-# one table. Every flush of finished points writes one part to each, under the same name: first fall_days, then
-# runs, each to a temporary name and renamed into place. A point counts as stored once its runs part exists; a
-# fall_days part without its runs part (a kill between the two renames) is removed when the sweep starts again.
+# results/<sweep>/ holds points.parquet and manifest.json (written once, before any point runs, the manifest last),
+# and two datasets, runs.parquet/ and fall_days.parquet/, each a folder of part files that pyarrow and pandas read
+# as one table. Every flush of finished points writes one part to each, under the same name: first fall_days,
+# then runs, each atomically. A point counts as stored once its runs part exists; a fall_days part without its
+# runs part (a kill between the two renames) is removed when the sweep starts again. When every point is stored,
+# the manifest is rewritten with complete = true and the checksum of every part.
 
 RUNS, FALLS = "runs.parquet", "fall_days.parquet"
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with folders.atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
-def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write_json(tmp, obj)
-    os.replace(tmp, path)
-
-
-def prepare_sweep_folder(out: Path, sweep) -> None:
-    """Create the folder with its manifest and points, or check that it belongs to this very sweep file."""
+def prepare_sweep_folder(out: Path, sweep, kind: str = "sweep", force: bool = False, world: World | None = None) -> None:
+    """Create the folder with its points and manifest, or check that it holds this very sweep (same file, same
+    data) to resume. Call with the folder's writer lock held (folders.writer_lock)."""
     from .world import default_world
 
     out = Path(out)
-    manifest_path = out / "manifest.json"
-    if manifest_path.exists():
-        stored = json.loads(manifest_path.read_text())
-        if stored.get("sweep_text") != sweep.text:
-            from .scenario import ScenarioError
-
-            raise ScenarioError(sweep.path, f"{out} holds the results of a different sweep file; "
-                                            "use another --out folder or remove it")
-    else:
+    world = world or default_world()
+    exists = folders.check_target(out, kind, force)
+    meta = folders.read_manifest(out) if exists else None
+    if meta is not None:
+        same = (meta["kind"] == kind and meta.get("sweep_text") == sweep.text
+                and meta.get("data_sha256") == data_checksums(world))
+        if not same and not force:
+            what = "data files" if meta.get("sweep_text") == sweep.text else f"{kind} definition"
+            raise folders.FolderError(f"--out {out}: holds the results of a different {what}; use another --out "
+                                      "folder, or --force to replace them")
+        if not same:
+            folders.clear_folder(out)
+            meta = None
+    elif exists:
+        folders.clear_folder(out)  # an empty folder, or another kind replaced with --force
+    if meta is None:
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_json(manifest_path, {
-            "name": sweep.name, "sweep_file": sweep.path, "sweep_text": sweep.text, "root_seed": sweep.seed,
+        points = {"point_id": list(range(len(sweep.points))), "seed": list(sweep.point_seeds)}
+        for name in sweep.parameters:
+            points[name] = [p[name] for p in sweep.points]
+        _atomic_parquet(pa.table(points), out / "points.parquet")
+        write_json(out / "manifest.json", {
+            **stamp(kind), "name": sweep.name, "sweep_file": sweep.path, "sweep_text": sweep.text,
+            "root_seed": sweep.seed,
             "seeding": "point k: np.random.SeedSequence(root_seed).spawn(n_points)[k]; its replicates run "
                        "in chunks of 1000 seeded as in ensemble.chunk_seeds(point seed)",
             "design": sweep.method, "parameters": list(sweep.parameters), "n_points": len(sweep.points),
             "replicates": sweep.replicates, "base_scenario": sweep.scenario.name,
             "base_scenario_text": sweep.scenario.text, "base_params": sweep.scenario.params.to_dict(),
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "packages": package_versions(),
-            "data_sha256": data_checksums(default_world()),
+            "data_dir": str(world.record.data_dir), "data_sha256": data_checksums(world),
+            "points_sha256": sha256(out / "points.parquet"), "complete": False,
         })
-        points = {"point_id": list(range(len(sweep.points))), "seed": list(sweep.point_seeds)}
-        for name in sweep.parameters:
-            points[name] = [p[name] for p in sweep.points]
-        _atomic_parquet(pa.table(points), out / "points.parquet")
     for name in (RUNS, FALLS):
         (out / name).mkdir(exist_ok=True)
     # A kill between the two renames of a flush leaves a fall_days part without its runs part: drop it.
@@ -233,9 +330,6 @@ def prepare_sweep_folder(out: Path, sweep) -> None:
     for p in (out / FALLS).glob("part-*.parquet"):
         if p.name not in runs:
             p.unlink()
-    for folder in (out, out / RUNS, out / FALLS):
-        for tmp in folder.glob(".*.tmp-*"):
-            tmp.unlink()
 
 
 def stored_point_ids(out: Path) -> set[int]:
@@ -246,37 +340,27 @@ def stored_point_ids(out: Path) -> set[int]:
     return ids
 
 
-def append_sweep_part(out: Path, sweep, results: list[dict]) -> None:
+def append_sweep_part(out: Path, sweep, results: list[dict], names=None) -> None:
     """Write one flush of finished points: a fall_days part, then the runs part of the same name."""
     from .sweep import RUN_METRICS, part_name
 
     out = Path(out)
-    names = np.array(_province_names(), dtype=object)
+    names = names if names is not None else _province_names()
     name = part_name()
     runs_cols: dict[str, list] = {"run_id": [], "point_id": [], "seed": []}
     for m in RUN_METRICS:
         runs_cols[m] = []
     fall_tables = []
-    epoch = (DAY0 - dt.date(1970, 1, 1)).days
-    how_names = np.array([FALL_HOW_NAMES[k] for k in sorted(FALL_HOW_NAMES)], dtype=object)
     for r in results:
-        n, n_p = r["fall_day"].shape
+        n = r["fall_day"].shape[0]
         run_ids = r["point_id"] * sweep.replicates + np.arange(n)
         runs_cols["run_id"].append(run_ids)
         runs_cols["point_id"].append(np.full(n, r["point_id"]))
         runs_cols["seed"].append(r["run_seed"])
         for m in RUN_METRICS:
             runs_cols[m].append(r["metrics"][m])
-        days = r["fall_day"].astype(np.int32).ravel()
-        held = days == NOT_FALLEN
-        fall_tables.append(pa.table({
-            "run_id": pa.array(np.repeat(run_ids, n_p)),
-            "point_id": pa.array(np.full(n * n_p, r["point_id"])),
-            "seed": pa.array(np.repeat(r["run_seed"].astype(np.int64), n_p)),
-            "province": pa.array(np.tile(names, n)),
-            "fell_on": pa.array(np.where(held, 0, days + epoch), type=pa.int32(), mask=held).cast(pa.date32()),
-            "fall_how": pa.array(how_names[r["fall_how"].astype(int).ravel()]),
-        }))
+        block = _fall_days_block(run_ids, r["run_seed"], names, r["fall_day"], r["fall_how"])
+        fall_tables.append(block.add_column(1, "point_id", pa.array(np.full(block.num_rows, r["point_id"]))))
     _atomic_parquet(pa.concat_tables(fall_tables), out / FALLS / name)
     _atomic_parquet(pa.table({k: np.concatenate(v) for k, v in runs_cols.items()}), out / RUNS / name)
 
@@ -290,9 +374,68 @@ def _province_names():
 def write_failures(out: Path, failed: dict) -> None:
     path = Path(out) / "failed.json"
     if failed:
-        _atomic_json(path, {str(k): v for k, v in sorted(failed.items())})
+        write_json(path, {str(k): v for k, v in sorted(failed.items())})
     elif path.exists():
         path.unlink()  # a restart that succeeded where a point had failed
+
+
+def _parts(out: Path) -> dict[str, Path]:
+    return {f"{d}/{p.name}": p for d in (RUNS, FALLS) for p in sorted((Path(out) / d).glob("part-*.parquet"))}
+
+
+def finish_sweep(out: Path, n_points: int) -> bool:
+    """Mark the sweep complete in its manifest, with every part's checksum, if every point is stored."""
+    out = Path(out)
+    if len(stored_point_ids(out)) != n_points or (out / "failed.json").exists():
+        return False
+    meta = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    meta.update(complete=True, finished_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                parts_sha256={k: sha256(p) for k, p in _parts(out).items()})
+    write_json(out / "manifest.json", meta)
+    return True
+
+
+def sweep_status(out: Path) -> dict:
+    """{'n_points', 'stored', 'complete'} of a sweep folder; 'note' says 'incomplete: k of n points' if so."""
+    meta = folders.read_manifest(out) or {}
+    n = int(meta.get("n_points", 0))
+    stored = len(stored_point_ids(out)) if (Path(out) / RUNS).is_dir() else 0
+    complete = bool(meta.get("complete", stored == n and n > 0))
+    note = "" if complete and stored == n else f"incomplete: {stored:,} of {n:,} points"
+    return {"n_points": n, "stored": stored, "complete": complete and stored == n, "note": note}
+
+
+def verify_sweep(out: Path) -> dict:
+    """The manifest of a sweep folder, checked: ours, its points as written, and, for a finished sweep, every
+    part as written and no other. Raises ResultProblem with the reason."""
+    out = Path(out)
+    meta = folders.read_manifest(out)
+    if meta is None or meta["kind"] not in ("sweep", "sensitivity"):
+        raise ResultProblem(f"{out}: not a sweep folder written by this project")
+    if not (out / "points.parquet").is_file() or not (out / RUNS).is_dir():
+        raise ResultProblem(f"{out}: points.parquet or runs.parquet/ is missing")
+    if "points_sha256" in meta and sha256(out / "points.parquet") != meta["points_sha256"]:
+        raise ResultProblem(f"{out / 'points.parquet'}: changed since it was written (checksum differs)")
+    if meta.get("complete"):
+        expected, found = meta.get("parts_sha256", {}), _parts(out)
+        if set(found) != set(expected):
+            extra = sorted(set(found) ^ set(expected))
+            raise ResultProblem(f"{out}: parts added or removed since the sweep finished ({extra[0]}, ...)")
+        for k, p in found.items():
+            if sha256(p) != expected[k]:
+                raise ResultProblem(f"{p}: changed since it was written (checksum differs)")
+    try:
+        runs = pq.read_table(out / RUNS, columns=["run_id", "point_id"])
+    except (OSError, pa.ArrowException) as exc:
+        raise ResultProblem(f"{out / RUNS}: cannot be read ({exc})") from None
+    ids = runs.column("run_id").to_numpy()
+    points = runs.column("point_id").to_numpy()
+    if len(np.unique(ids)) != len(ids):
+        raise ResultProblem(f"{out / RUNS}: a run is stored more than once")
+    if len(points) and (points.min() < 0 or points.max() >= int(meta.get("n_points", 0))
+                        or not (ids // int(meta["replicates"]) == points).all()):
+        raise ResultProblem(f"{out / RUNS}: run and point ids do not match the manifest")
+    return meta
 
 
 def read_sweep(out: Path):

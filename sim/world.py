@@ -153,3 +153,10 @@ def _neighbour_bits(edge_a: np.ndarray, edge_b: np.ndarray, n_p: int) -> np.ndar
 def default_world() -> World:
     """The world built from the shipped data files (cached: building it parses every file)."""
     return build_world(load_record())
+
+
+@lru_cache(maxsize=4)
+def world_for(data_dir: str | None = None) -> World:
+    """The world from the data files in `data_dir` (None: the shipped ones), cached per process: what a worker
+    process calls, so that every worker simulates on the same data as the command that sent it the task."""
+    return default_world() if data_dir is None else build_world(load_record(data_dir))
