@@ -45,7 +45,8 @@ KINDS: dict[str, Kind] = {
         "(replacing the census interpolation); AAF readiness follows through aaf_contractor_dependence.",
         {"share": Arg("share", "share of the April 2021 contractor force, 0-1", 0.0, 1.0)}),
     "reinforce": Kind(
-        "On `on`, `troops` are added to the garrison of `province`'s capital (if it still holds).",
+        "On `on`, `troops` are added to the garrison of `province`'s capital (if it still holds). At most 50,000 "
+        "go to one province over all events.",
         {"province": Arg("province", "a province name"),
          "troops": Arg("number", "persons, 1-50,000", 1.0, 50_000.0)}),
     "road": Kind(
