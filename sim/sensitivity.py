@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .params import Params
-from .scenario import Scenario, ScenarioError
-from .sweep import Sweep
+from .scenario import MAX_SEED, Scenario, ScenarioError
+from .sweep import MAX_POINTS, MAX_SWEEP_REPLICATES, MAX_SWEEP_RUNS, Sweep
 
 OUTPUTS = {"kabul_fall_day": "Kabul's fall day", "tau_b": "tau-b with the observed order",
            "fallen_by_aug15": "capitals fallen by 15 Aug"}
@@ -34,30 +34,55 @@ def problem(names: list[str]) -> dict:
 def build_sweep(scenario: Scenario, method: str, n: int, replicates: int, seed: int,
                 names: list[str] | None = None) -> tuple[Sweep, dict, np.ndarray]:
     """The SALib sample as a sweep whose points all share one seed; its text identifies it for resuming."""
-    names = names or numeric_parameters()
-    unknown = [x for x in names if x not in numeric_parameters()]
+    allowed = numeric_parameters()
+    names = allowed if names is None else list(names)
+    if not names or any(not x for x in names):
+        raise ScenarioError(scenario.path, "--params: an empty name; give comma-separated names, allowed: "
+                                           + ", ".join(allowed), "params")
+    unknown = [x for x in names if x not in allowed]
     if unknown:
         raise ScenarioError(scenario.path, f"--params: {unknown} are not numeric model parameters; allowed: "
-                                           + ", ".join(numeric_parameters()), "params")
+                                           + ", ".join(allowed), "params")
+    twice = sorted({x for x in names if names.count(x) > 1})
+    if twice:
+        raise ScenarioError(scenario.path, f"--params: {twice} listed more than once; list each parameter once",
+                            "params")
+    if method not in METHODS:
+        raise ScenarioError(scenario.path, f"unknown method {method!r}; allowed: {', '.join(METHODS)}", "method")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ScenarioError(scenario.path, f"--n {n!r}: give a whole number of at least 1", "n")
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or not 1 <= replicates <= MAX_SWEEP_REPLICATES:
+        raise ScenarioError(scenario.path, f"--replicates {replicates!r}: allowed 1 to {MAX_SWEEP_REPLICATES:,}",
+                            "replicates")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(scenario.path, f"--seed {seed!r}: allowed a whole number 0 to {MAX_SEED}", "seed")
+    # SALib's sample size, counted before sampling: Sobol' (first and total order) N (D + 2), Morris N (D + 1).
+    n_points = n * (len(names) + (2 if method == "sobol" else 1))
+    if n_points > MAX_POINTS:
+        raise ScenarioError(scenario.path, f"--n {n:,} with {len(names)} parameters is {n_points:,} {method} points; "
+                                           f"allowed: at most {MAX_POINTS:,} (a smaller --n or fewer --params)", "n")
+    if n_points * replicates > MAX_SWEEP_RUNS:
+        raise ScenarioError(scenario.path, f"{n_points:,} points x {replicates:,} replicates = "
+                                           f"{n_points * replicates:,} runs; allowed: at most {MAX_SWEEP_RUNS:,}",
+                            "replicates")
     prob = problem(names)
     if method == "sobol":
         from SALib.sample import sobol
 
         x = sobol.sample(prob, n, calc_second_order=False, seed=seed)
-    elif method == "morris":
+    else:
         from SALib.sample import morris
 
         x = morris.sample(prob, n, num_levels=4, seed=seed)
-    else:
-        raise ScenarioError(scenario.path, f"unknown method {method!r}; allowed: {', '.join(METHODS)}", "method")
     text = json.dumps({"sensitivity": method, "n": n, "replicates": replicates, "seed": seed,
                        "scenario": scenario.text, "problem": prob})
-    base = scenario.params
-    points = []
-    for row in x:
-        values = dict(zip(names, map(float, row)))
-        base.replace(**values)  # every point is a valid Params (SALib stays within the bounds)
-        points.append(values)
+    # SALib stays within the bounds (clipped against a rounding), and Params has no bound across parameters, so the
+    # two corners stand for every point: checked once rather than per point.
+    lo, hi = np.array(prob["bounds"], dtype=float).T
+    x = np.clip(x, lo, hi)
+    for corner in (lo, hi):
+        scenario.params.replace(**dict(zip(names, corner.tolist())))
+    points = [dict(zip(names, row)) for row in x.tolist()]
     point_seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] >> np.uint64(1))
     sweep = Sweep(name=f"sensitivity-{method}-{scenario.name}", description=f"{method} sensitivity of {scenario.name}",
                   scenario=scenario, replicates=replicates, seed=seed, parameters=tuple(names), points=tuple(points),

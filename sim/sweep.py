@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import os
 import uuid
 import time
@@ -29,7 +30,7 @@ from scipy.stats import qmc
 from .ensemble import run_ensemble
 from .metrics import censored, observed, run_metrics, seeded_capitals
 from .params import Params, ParamsError
-from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml
+from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_text, read_toml, resolve, show
 from .world import World, day_index, default_world
 
 HELD_ON = dt.date(2021, 8, 31)
@@ -39,6 +40,10 @@ SWEEP_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps"
 TOP_KEYS = ("name", "description", "scenario", "replicates", "seed", "axes", "design")
 DESIGN_KEYS = ("method", "points", "bounds", "seed")
 METHODS = ("lhs", "sobol", "grid")
+#: Points in one sweep (counted before any is laid out) and runs (points x replicates): beyond, a file is a typo.
+MAX_POINTS = 100_000
+MAX_SWEEP_REPLICATES = 1_000_000
+MAX_SWEEP_RUNS = 1_000_000_000
 RUN_METRICS = ("tau_b", "spearman", "mae_days", "curve_error", "kabul_error_days", "kabul_fall_day", "held_aug31",
                "fallen_by_aug15")
 
@@ -61,12 +66,13 @@ class Sweep:
 # ------------------------------------------------------------------------------------------------- the file
 
 
-def _points_from_design(c: Checker, design: dict, spec: dict) -> tuple[tuple[str, ...], list[dict], str]:
+def _points_from_design(c: Checker, design: dict, spec: dict, replicates: int
+                        ) -> tuple[tuple[str, ...], list[dict], str]:
     c.unknown("design.", design, DESIGN_KEYS)
     method = design.get("method")
-    if method not in METHODS:
-        c.fail("design.method", f"{method!r} is not a design; allowed: {', '.join(METHODS)}")
-    n = c.integer("design.points", design.get("points"), 1, 1_000_000)
+    if not isinstance(method, str) or method not in METHODS:
+        c.fail("design.method", f"{show(method)} is not a design; allowed: {', '.join(METHODS)}")
+    n = c.integer("design.points", design.get("points"), 1, MAX_POINTS)
     bounds = c.table("design.bounds", design.get("bounds", {}))
     if not bounds:
         c.fail("design.bounds", "give at least one parameter with [low, high]")
@@ -80,28 +86,41 @@ def _points_from_design(c: Checker, design: dict, spec: dict) -> tuple[tuple[str
             c.fail(key, "a switch cannot be swept over bounds; use [axes] with [true, false]")
         pair = bounds[name]
         if not (isinstance(pair, list) and len(pair) == 2):
-            c.fail(key, f"expected [low, high], got {pair!r}")
+            c.fail(key, f"expected [low, high], got {show(pair)}")
         a = c.number(key, pair[0], spec[name]["lo"], spec[name]["hi"])
         b = c.number(key, pair[1], spec[name]["lo"], spec[name]["hi"])
         if not a < b:
             c.fail(key, f"low {a:g} must be below high {b:g}")
         lo.append(a)
         hi.append(b)
-    seed = c.integer("design.seed", design.get("seed", 0), 0, 2**32 - 1)
+    seed = c.seed("design.seed", design.get("seed", 0))
     d = len(names)
+    per_axis = max(2, round(n ** (1.0 / d)))
+    n_points = per_axis**d if method == "grid" else n  # counted before anything is laid out
+    if n_points > MAX_POINTS:
+        c.fail("design.points", f"a grid of {per_axis} values on each of {d} parameters is {n_points:,} points; "
+                                f"allowed: at most {MAX_POINTS:,} (fewer points or fewer parameters)")
+    _check_runs(c, n_points, replicates, "design.points")
     if method == "lhs":
         unit = qmc.LatinHypercube(d=d, seed=seed).random(n)
     elif method == "sobol":
         unit = qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
     else:
-        per_axis = max(2, round(n ** (1.0 / d)))
         axis = np.linspace(0.0, 1.0, per_axis)
         unit = np.array(list(itertools.product(axis, repeat=d)))
     values = qmc.scale(unit, lo, hi) if method != "grid" else np.array(lo) + unit * (np.array(hi) - np.array(lo))
-    return names, [dict(zip(names, map(float, row))) for row in values], method
+    # Checked once for the whole design, not per point: scaling can overshoot a parameter's bound by a rounding.
+    values = np.clip(values, [spec[x]["lo"] for x in names], [spec[x]["hi"] for x in names])
+    return names, [dict(zip(names, row)) for row in values.tolist()], method
 
 
-def _points_from_axes(c: Checker, axes: dict, spec: dict) -> tuple[tuple[str, ...], list[dict]]:
+def _check_runs(c: Checker, n_points: int, replicates: int, key: str) -> None:
+    if n_points * replicates > MAX_SWEEP_RUNS:
+        c.fail(key, f"{n_points:,} points x {replicates:,} replicates (key 'replicates') = "
+                    f"{n_points * replicates:,} runs; allowed: at most {MAX_SWEEP_RUNS:,} runs in one sweep")
+
+
+def _points_from_axes(c: Checker, axes: dict, spec: dict, replicates: int) -> tuple[tuple[str, ...], list[dict]]:
     names = tuple(axes)
     if not names:
         c.fail("axes", "give at least one parameter with a list of values")
@@ -112,16 +131,23 @@ def _points_from_axes(c: Checker, axes: dict, spec: dict) -> tuple[tuple[str, ..
             c.fail(key, "not a model parameter; allowed: " + ", ".join(spec))
         values = axes[name]
         if not isinstance(values, list) or not values:
-            c.fail(key, f"expected a non-empty list of values, got {values!r}")
+            c.fail(key, f"expected a non-empty list of values, got {show(values)}")
         checked = []
         for v in values:
             if spec[name]["type"] == "bool":
                 if not isinstance(v, bool):
-                    c.fail(key, f"{v!r} is not true or false")
+                    c.fail(key, f"{show(v)} is not true or false")
                 checked.append(v)
             else:
                 checked.append(c.number(key, v, spec[name]["lo"], spec[name]["hi"]))
+            if checked.count(checked[-1]) > 1:
+                c.fail(key, f"{show(v)} is listed twice: it would run the same point twice")
         lists.append(checked)
+    n_points = math.prod(len(v) for v in lists)  # counted before anything is laid out
+    if n_points > MAX_POINTS:
+        c.fail("axes", f"the full grid of {' x '.join(str(len(v)) for v in lists)} values is {n_points:,} points; "
+                       f"allowed: at most {MAX_POINTS:,}")
+    _check_runs(c, n_points, replicates, "axes")
     return names, [dict(zip(names, combo)) for combo in itertools.product(*lists)]
 
 
@@ -131,37 +157,39 @@ def parse_sweep(text: str, path, world: World) -> Sweep:
     for key in ("name", "description", "scenario", "replicates", "seed"):
         if key not in raw:
             c.fail(key, "missing; a sweep needs name, description, scenario, replicates, seed and [axes] or [design]")
+    name = c.name("name", raw["name"])
     if ("axes" in raw) == ("design" in raw):
         c.fail("axes", "give either [axes] (a full grid) or [design] (lhs, sobol or grid over bounds), not both")
+    replicates = c.integer("replicates", raw["replicates"], 1, MAX_SWEEP_REPLICATES)
+    seed = c.seed("seed", raw["seed"])
     scenario = load_scenario(c.text("scenario", raw["scenario"]), world)
     spec = Params.spec()
     if "axes" in raw:
-        names, points = _points_from_axes(c, c.table("axes", raw["axes"]), spec)
+        names, points = _points_from_axes(c, c.table("axes", raw["axes"]), spec, replicates)
         method = "axes"
+        extremes = [{n: v} for n, values in raw["axes"].items() for v in values]
     else:
-        names, points, method = _points_from_design(c, c.table("design", raw["design"]), spec)
-    for k, point in enumerate(points):  # every point must make valid Params with the base scenario's overrides
+        names, points, method = _points_from_design(c, c.table("design", raw["design"]), spec, replicates)
+        extremes = [dict(zip(names, corner)) for corner in zip(*raw["design"]["bounds"].values())]
+    # Every value is within its parameter's bounds (checked above), and Params has no bound across parameters, so
+    # the extremes stand for every point: they must make valid Params with the base scenario's overrides.
+    for values in extremes:
         try:
-            scenario.params.replace(**point)
+            scenario.params.replace(**values)
         except ParamsError as exc:
-            raise ScenarioError(path, f"point {k}: {exc}", "axes" if method == "axes" else "design") from None
-    seed = c.integer("seed", raw["seed"], 0, 2**63 - 1)
+            raise ScenarioError(path, str(exc), "axes" if method == "axes" else "design") from None
     children = np.random.SeedSequence(seed).spawn(len(points))
     point_seeds = tuple(int(ch.generate_state(1, np.uint64)[0] >> np.uint64(1)) for ch in children)
-    return Sweep(name=c.text("name", raw["name"]), description=c.text("description", raw["description"]),
-                 scenario=scenario, replicates=c.integer("replicates", raw["replicates"], 1, 1_000_000),
+    return Sweep(name=name, description=c.text("description", raw["description"]),
+                 scenario=scenario, replicates=replicates,
                  seed=seed, parameters=names, points=tuple(points), point_seeds=point_seeds, method=method,
                  text=text, path=str(path))
 
 
 def load_sweep(name_or_path: str, world: World) -> Sweep:
-    p = Path(name_or_path)
-    if not (p.suffix == ".toml" or p.exists()):
-        p = SWEEP_DIR / f"{name_or_path}.toml"
-    if not p.is_file():
-        known = ", ".join(sorted(q.stem for q in SWEEP_DIR.glob("*.toml")))
-        raise ScenarioError(p, f"no such sweep file; the shipped sweeps are: {known}")
-    return parse_sweep(p.read_text(encoding="utf-8"), p, world)
+    p = resolve(name_or_path, SWEEP_DIR)
+    known = ", ".join(sorted(q.stem for q in SWEEP_DIR.glob("*.toml")))
+    return parse_sweep(read_text(p, f"no such sweep file; the shipped sweeps are: {known}"), p, world)
 
 
 # ------------------------------------------------------------------------------------------------- one point

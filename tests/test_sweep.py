@@ -188,3 +188,108 @@ def test_abc_rejection_keeps_the_closest_share(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (out / "abc_marginals.png").exists() and (out / "abc_pairs.png").exists()
     assert (out / "calibration_loss.png").exists() and (out / "report.html").exists()
+
+
+BOUNDS = {"target_north_weight": (-2.0, 3.0), "target_crossing_weight": (-2.0, 3.0), "cascade_neighbour": (0.0, 0.3),
+          "surrender_rate": (0.0, 1.0), "encircled_share": (0.0, 1.0), "prisoner_join_share": (0.0, 1.0)}
+
+
+@pytest.mark.parametrize("edit, key, message", [
+    (lambda t: t.replace('name = "small"', 'name = "../../victim"'), "name", "not a safe name; allowed: 1 to 64"),
+    (lambda t: t.replace('name = "small"', 'name = "."'), "name", "not a safe name"),
+    (lambda t: t.replace("points = 4", "points = 1000000"), "design.points", "out of bounds: allowed 1 to 100000"),
+    (lambda t: t.replace('method = "lhs"', 'method = "grid"').replace("points = 4", "points = 100000")
+     + "".join(f"{n} = [{lo}, {hi}]\n" for n, (lo, hi) in BOUNDS.items() if n not in t),
+     "design.points", "a grid of 7 values on each of 6 parameters is 117,649 points; allowed: at most 100,000"),
+    (lambda t: t.replace("points = 4", "points = 2000").replace("replicates = 10", "replicates = 1000000"),
+     "design.points", "2,000 points x 1,000,000 replicates (key 'replicates') = 2,000,000,000 runs; allowed: at most"),
+    (lambda t: t.replace('method = "lhs"', "method = ['lhs']"), "design.method", "['lhs'] is not a design"),
+    (lambda t: t.replace("seed = 5", "seed = -1"), "seed", "out of bounds: allowed 0 to 9223372036854775807"),
+    (lambda t: t + "x = " + "[" * 1000 + "]" * 1000 + "\n", None, "nested too deeply"),
+])
+def test_bad_sweep_files_are_refused_before_any_work(world, edit, key, message):
+    with pytest.raises(ScenarioError) as err:
+        parse_sweep(edit(SMALL.format(points=4, replicates=10)), "s.toml", world)
+    text = str(err.value)
+    assert text.startswith("s.toml: ") and message in text and (key is None or f"key '{key}'" in text), text
+
+
+AXES = """
+name = "grid"
+description = "An axes sweep."
+scenario = "baseline"
+replicates = 10
+seed = 5
+[axes]
+"""
+
+
+def test_an_axes_product_beyond_the_bound_is_refused_before_it_is_laid_out(world):
+    # 10 axes of 10 values: 10^10 points, which itertools.product would have tried to list.
+    axes = "".join(f"{n} = [{', '.join(str(lo + (hi - lo) * k / 9) for k in range(10))}]\n"
+                   for n, (lo, hi) in BOUNDS.items())
+    axes += "".join(f"{n} = [true, false]\n" for n in ("morale_cascade", "prison_breaks", "road_interdiction",
+                                                        "centre_collapse"))
+    with pytest.raises(ScenarioError, match=r"s.toml: key 'axes': the full grid of 10 x 10 x 10 x 10 x 10 x 10 x 2 x 2 "
+                                            r"x 2 x 2 values is 16,000,000 points; allowed: at most 100,000"):
+        parse_sweep(AXES + axes, "s.toml", world)
+    with pytest.raises(ScenarioError, match=r"key 'axes.rural_rate': 0.1 is listed twice"):
+        parse_sweep(AXES + "rural_rate = [0.1, 0.2, 0.1]\n", "s.toml", world)
+
+
+def test_a_sweep_file_that_is_not_utf8_or_has_a_bom(world, tmp_path):
+    from sim.sweep import load_sweep
+
+    path = tmp_path / "s.toml"
+    text = SMALL.format(points=4, replicates=10)
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert len(load_sweep(str(path), world).points) == 4
+    path.write_bytes(text.replace("A small", "A sm\xe0ll").encode("latin-1"))
+    with pytest.raises(ScenarioError, match=r"s.toml: not UTF-8 text"):
+        load_sweep(str(path), world)
+
+
+def test_a_100000_point_design_parses_in_seconds_within_its_bounds(world):
+    text = SMALL.format(points=100_000, replicates=10)
+    t0 = time.perf_counter()
+    sweep = parse_sweep(text, "s.toml", world)
+    seconds = time.perf_counter() - t0
+    assert len(sweep.points) == 100_000 and len(set(sweep.point_seeds)) == 100_000
+    values = np.array([[p["target_north_weight"], p["cascade_neighbour"]] for p in sweep.points])
+    assert (values >= [0.0, 0.03]).all() and (values <= [2.0, 0.15]).all()
+    assert seconds < 30, f"{seconds:.1f} s"  # about 2 s alone on the development machine; generous when shared
+
+
+def test_grid_design_stays_within_the_parameter_bounds(world):
+    text = SMALL.replace('method = "lhs"', 'method = "grid"').replace("cascade_neighbour = [0.03, 0.15]",
+                                                                       "cascade_neighbour = [0.1, 0.3]")
+    sweep = parse_sweep(text.format(points=25, replicates=10), "s.toml", world)
+    assert len(sweep.points) == 25 and max(p["cascade_neighbour"] for p in sweep.points) <= 0.3
+    for p in sweep.points:
+        sweep.scenario.params.replace(**p)
+
+
+@pytest.mark.parametrize("names, n, message", [
+    (["rural_rate", "rural_rate"], 8, "key 'params': --params: ['rural_rate'] listed more than once"),
+    (["", ""], 8, "key 'params': --params: an empty name"),
+    (["rural_rate", "airlift"], 8, "key 'params': --params: ['airlift'] are not numeric model parameters"),
+    (["air_support"], 8, "key 'params': --params: ['air_support'] are not numeric model parameters"),
+    (None, 1_000_000_000, "key 'n': --n 1,000,000,000 with 47 parameters is 49,000,000,000 sobol points; allowed: at"),
+    (["rural_rate"], 0, "key 'n': --n 0: give a whole number of at least 1"),
+])
+def test_sensitivity_inputs_are_checked_before_sampling(world, names, n, message):
+    from sim.scenario import load_scenario
+    from sim.sensitivity import build_sweep
+
+    with pytest.raises(ScenarioError) as err:
+        build_sweep(load_scenario("baseline", world), "sobol", n, 10, 1, names)
+    assert message in str(err.value), str(err.value)
+
+
+def test_sensitivity_point_count_is_salibs(world):
+    from sim.scenario import load_scenario
+    from sim.sensitivity import build_sweep
+
+    base = load_scenario("baseline", world)
+    assert len(build_sweep(base, "sobol", 8, 10, 1, ["rural_rate", "surrender_rate"])[0].points) == 8 * (2 + 2)
+    assert len(build_sweep(base, "morris", 5, 10, 1, ["rural_rate", "surrender_rate"])[0].points) == 5 * (2 + 1)
