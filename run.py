@@ -72,7 +72,13 @@ def positive_int(text: str, most: int = MAX_RUNS) -> int:
 
 def count(text: str) -> int:
     """A whole number >= 0 (0 switches the option off)."""
-    return 0 if text.strip() == "0" else positive_int(text)
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return 0 if v == 0 else positive_int(text)
 
 
 def seed_int(text: str) -> int:
@@ -220,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=seed_int, default=None, metavar="S", help="root seed (default: the first's)")
     cmp.add_argument("--rerun", action="store_true",
                      help="run every scenario again instead of reading matching stored results")
+    cmp.add_argument("--results", type=Path, default=REPO / "results", metavar="DIR",
+                     help="where stored runs are looked for, as DIR/<scenario name> (default results/). A stored "
+                          "run is read only if it is the very run compare would make (same scenario file, runs, "
+                          "seed, chunk size, start, data and a clean checkout of the same commit) and every table "
+                          "matches its checksum; otherwise it is run again")
     cmp.add_argument("--data", type=Path, default=None, metavar="DIR", help="read the data files from DIR")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     cmp.add_argument("--yes", action="store_true", help="start a comparison estimated to take over an hour")
@@ -429,7 +440,7 @@ def cmd_compare(args) -> int:
         sc = with_overrides(sc, runs, seed)
         result = None
         if not args.rerun:
-            result = _stored_twin(REPO / "results" / sc.name, run_definition(sc, runs, seed, DEFAULT_CHUNK,
+            result = _stored_twin(args.results / sc.name, run_definition(sc, runs, seed, DEFAULT_CHUNK,
                                                                              "ensemble", world), commit, world, args)
         if result is None:
             if not args.quiet:
@@ -784,14 +795,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = hoist_options(list(sys.argv[1:] if argv is None else argv), [c for c in COMMANDS if c])
     args = build_parser().parse_args(argv)
     from sim.budget import BudgetError
+    from sim.calibrate import CalibrationError
     from sim.data import DataError
-    from sim.executors import ExecutorError
+    from sim.executors import ExecutorError, check_scheduler
     from sim.folders import FolderError
     from sim.params import ParamsError
     from sim.scenario import ScenarioError
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        check_scheduler(getattr(args, "scheduler", None))  # before any work: a bad address is a typo
         return COMMANDS[args.command](args)
     except (UserError, DataError, ParamsError, ScenarioError, FolderError, BudgetError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -799,8 +812,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except OSError as exc:  # e.g. the disk is full: nothing half-written was moved into place
-        print(f"error: cannot write the results: {exc}", file=sys.stderr)
+    except (OSError, CalibrationError) as exc:  # e.g. the disk is full: nothing half-written was moved into place
+        print(f"error: cannot write the results: {exc}" if isinstance(exc, OSError) else f"error: {exc}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         what = "terminated" if _TERMINATED else "interrupted"
