@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ensemble import EnsembleResult
-from .metrics import censored, kendall_tau_b, observed, seeded_capitals
-from .report import fmt_day
+from .metrics import BLOCK, censored, kendall_tau_b, observed, over_blocks, seeded_capitals
+from .report import NA, fmt_day, fmt_value
 from .world import World, day_index
 
 HELD_ON = dt.date(2021, 8, 31)
@@ -32,15 +32,21 @@ class Outcomes:
     end_day: int
 
 
-def outcomes(name: str, result: EnsembleResult, world: World) -> Outcomes:
-    days = censored(result.fall_day, result.end_day)
+def outcomes(name: str, result: EnsembleResult, world: World, block: int = BLOCK) -> Outcomes:
+    """The per-run outcomes, over blocks of runs: memory beyond the result is three (n,) arrays and one block."""
     obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
     cut = day_index(HELD_ON)
+
+    def per_block(fall_day: np.ndarray) -> dict[str, np.ndarray]:
+        days = censored(fall_day, result.end_day)
+        return {"held": (days > cut).sum(axis=1).astype(float), "tau": kendall_tau_b(days[:, obs.index], obs.day)}
+
+    per_run = over_blocks(result.fall_day, per_block, block)
     return Outcomes(
         name=name,
-        kabul_day=days[:, world.kabul],
-        held_aug31=(days > cut).sum(axis=1).astype(float),
-        tau_b=kendall_tau_b(days[:, obs.index], obs.day),
+        kabul_day=censored(result.fall_day[:, world.kabul], result.end_day),
+        held_aug31=per_run["held"],
+        tau_b=per_run["tau"],
         end_day=result.end_day,
     )
 
@@ -54,6 +60,11 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(d.mean()), float(1.96 * d.std(ddof=1) / np.sqrt(d.size))
 
 
+def _difference(a: np.ndarray, b: np.ndarray, fmt_mean: str, fmt_half: str) -> str:
+    m, h = paired_difference(a, b)
+    return NA if np.isnan(m) else f"{fmt_mean.format(m)} +- {fmt_half.format(h)}"
+
+
 def compare_table(rows: list[Outcomes]) -> str:
     first = rows[0]
     head = (f"{'scenario':<20} {'Kabul falls: median [10-90 %]':<30} {'vs first (days)':<16} "
@@ -65,14 +76,14 @@ def compare_table(rows: list[Outcomes]) -> str:
         if r is first:
             dk = dh = dt_ = "-"
         else:
-            m, h = paired_difference(first.kabul_day, r.kabul_day)
-            dk = f"{m:+.1f} +- {h:.1f}"
-            m, h = paired_difference(first.held_aug31, r.held_aug31)
-            dh = f"{m:+.2f} +- {h:.2f}"
-            m, h = paired_difference(first.tau_b, r.tau_b)
-            dt_ = f"{m:+.3f} +- {h:.3f}"
+            dk = _difference(first.kabul_day, r.kabul_day, "{:+.1f}", "{:.1f}")
+            dh = _difference(first.held_aug31, r.held_aug31, "{:+.2f}", "{:.2f}")
+            dt_ = _difference(first.tau_b, r.tau_b, "{:+.3f}", "{:.3f}")
+        tau = r.tau_b[~np.isnan(r.tau_b)]
         lines.append(f"{r.name[:20]:<20} {kabul:<30} {dk:<16} {r.held_aug31.mean():>14.2f} {dh:>14} "
-                     f"{np.nanmedian(r.tau_b):>6.2f} {dt_:>14}")
+                     f"{fmt_value(np.median(tau) if tau.size else float('nan'), '{:.2f}'):>6} {dt_:>14}")
     lines.append("Differences are means of run-by-run (common random numbers) differences from the first "
                  "scenario, +- the half-width of their 95 % interval; Kabul 'held' counts as the day after the end.")
+    if any(np.isnan(r.tau_b).all() for r in rows):
+        lines.append(f"{NA}: tau-b is undefined when no capital falls in the window.")
     return "\n".join(lines)

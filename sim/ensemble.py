@@ -19,9 +19,10 @@ from .params import Params
 from .interventions import compile_schedule
 from .rules import advance_day, make_drivers
 from .seeding import InitialConditions, observed_fall_days, start_state
-from .world import World, day_index, default_world
+from .world import World, day_date, day_index, default_world
 
-__all__ = ["EnsembleResult", "run_ensemble", "run_chunk", "chunk_seeds", "observed_fall_days", "DEFAULT_END"]
+__all__ = ["DEFAULT_END", "EnsembleResult", "chunk_seeds", "district_record_days", "iter_chunks", "observed_fall_days",
+           "run_chunk", "run_ensemble"]
 
 DEFAULT_END = dt.date(2021, 9, 6)  # the Taliban claim Panjshir
 DEFAULT_CHUNK = 1000
@@ -34,9 +35,21 @@ def chunk_seeds(seed: int, n_runs: int, chunk_size: int = DEFAULT_CHUNK) -> np.n
     return np.array([int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in children], dtype=np.int64)
 
 
+def district_record_days(world: World, start_day: int, end_day: int) -> np.ndarray:
+    """Day indices, ascending, of the Long War Journal district figures within start_day..end_day: the only days
+    on which anything reads the simulated district share (metrics.district_comparison, calibrate.loss_terms)."""
+    days = {day_index(o.as_of) for o in world.record.district_series}
+    return np.array(sorted(d for d in days if start_day <= d <= end_day), dtype=np.int64)
+
+
 @dataclass
 class EnsembleResult:
-    """Outcome of N runs. Day indices count from 2021-05-01; NOT_FALLEN (-1) marks a capital held to the end."""
+    """Outcome of N runs. Day indices count from 2021-05-01; NOT_FALLEN (-1) marks a capital held to the end.
+
+    Two layouts of the daily series: daily (held_count and district_share on every day from start_day), or
+    compact (run_ensemble(daily=False): no held_count, which metrics.held_quantiles derives from fall_day, and the
+    district share only on `district_days`). Read the district share through district_share_on, which knows both.
+    """
 
     names: tuple[str, ...]
     params: Params
@@ -47,8 +60,10 @@ class EnsembleResult:
     run_seed: np.ndarray  # (n,) the seed of the chunk each run belongs to
     fall_day: np.ndarray  # (n, P) int16
     fall_how: np.ndarray  # (n, P) int8, codes in rules.FALL_HOW_NAMES
-    held_count: np.ndarray  # (n, days) capitals government-held at the end of each simulated day
-    district_share: np.ndarray  # (n, days) national share of districts under Taliban control at the end of each day
+    held_count: np.ndarray | None  # (n, days) capitals government-held at the end of each day; None if not daily
+    district_share: np.ndarray  # (n, days) national share of districts under Taliban control at the end of each day,
+    # or (n, len(district_days)) on those days only
+    district_days: np.ndarray | None = None  # day index of each district_share column; None: every day from start
 
     @property
     def n_runs(self) -> int:
@@ -58,47 +73,101 @@ class EnsembleResult:
     def days(self) -> np.ndarray:
         return np.arange(self.start_day, self.end_day + 1)
 
+    def district_share_on(self, day: int) -> np.ndarray:
+        """(n,) national share of districts under Taliban control at the end of `day`, in either layout."""
+        if self.district_days is None:
+            k = day - self.start_day
+            found = 0 <= k < self.district_share.shape[1]
+        else:
+            hit = np.flatnonzero(self.district_days == day)
+            found, k = hit.size > 0, int(hit[0]) if hit.size else -1
+        if not found:
+            raise KeyError(f"this result holds no district share for day {day} ({day_date(day)})")
+        return self.district_share[:, k]
+
 
 def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: int, end_day: int,
-              on_day=None, interventions=(), initial: InitialConditions | None = None):
-    """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share)."""
+              on_day=None, interventions=(), initial: InitialConditions | None = None, daily: bool = True):
+    """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share).
+
+    daily=False keeps no held_count (None) and the district share only on district_record_days(world, start_day,
+    end_day); the runs themselves, and every value kept, are the same.
+    """
     drivers = make_drivers(world, params, compile_schedule(world, interventions))
     rng = np.random.default_rng(int(chunk_seed))
     s = start_state(world, params, drivers, n, start_day, initial, rng)
     n_days = end_day - start_day + 1
-    held = np.empty((n, n_days), dtype=np.int16)
-    share = np.empty((n, n_days), dtype=np.float32)
+    column = None if daily else {int(d): k for k, d in enumerate(district_record_days(world, start_day, end_day))}
+    held = np.empty((n, n_days), dtype=np.int16) if daily else None
+    share = np.empty((n, n_days if daily else len(column)), dtype=np.float32)
     weights = (world.n_districts / world.n_districts.sum()).astype(np.float32)
     for k, day in enumerate(range(start_day, end_day + 1)):
         advance_day(s, world, params, drivers, day, rng)
-        held[:, k] = np.count_nonzero(s.is_held, axis=1)
-        share[:, k] = s.control @ weights
+        if daily:
+            held[:, k] = np.count_nonzero(s.is_held, axis=1)
+            share[:, k] = s.control @ weights
+        elif day in column:
+            share[:, column[day]] = s.control @ weights
         if on_day is not None:
             on_day()
     return s.fall_day, s.fall_how, held, share
 
 
-def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0,
-                 start: dt.date = WINDOW_FIRST, end: dt.date = DEFAULT_END, world: World | None = None,
-                 chunk_size: int = DEFAULT_CHUNK, progress: bool = False, interventions=(),
-                 initial: InitialConditions | None = None) -> EnsembleResult:
-    """Run n_runs replicates of one parameter point, chunk by chunk, and gather the outcome."""
-    params = params or Params()
-    world = world or default_world()
+def _window(start: dt.date, end: dt.date) -> tuple[int, int]:
     start_day, end_day = day_index(start), day_index(end)
     if not 0 <= start_day <= end_day:
         raise ValueError(f"start {start} must lie between {WINDOW_FIRST} and the end date {end}")
+    return start_day, end_day
+
+
+def iter_chunks(params: Params | None = None, n_runs: int = 1000, seed: int = 0, start: dt.date = WINDOW_FIRST,
+                end: dt.date = DEFAULT_END, world: World | None = None, chunk_size: int = DEFAULT_CHUNK,
+                interventions=(), initial: InitialConditions | None = None, daily: bool = True, on_day=None):
+    """The chunks of run_ensemble one at a time, for callers that stream them: yields (first, chunk_seed, parts),
+    `first` the index of the chunk's first run in the ensemble and `parts` what run_chunk returns."""
+    params = params or Params()
+    world = world or default_world()
+    start_day, end_day = _window(start, end)
+    seeds = chunk_seeds(seed, n_runs, chunk_size)
+    for c, cs in enumerate(seeds):
+        first = c * chunk_size
+        yield first, int(cs), run_chunk(world, params, min(chunk_size, n_runs - first), cs, start_day, end_day,
+                                        on_day, interventions, initial, daily)
+
+
+def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0,
+                 start: dt.date = WINDOW_FIRST, end: dt.date = DEFAULT_END, world: World | None = None,
+                 chunk_size: int = DEFAULT_CHUNK, progress: bool = False, interventions=(),
+                 initial: InitialConditions | None = None, daily: bool = True) -> EnsembleResult:
+    """Run n_runs replicates of one parameter point, chunk by chunk, and gather the outcome.
+
+    daily=False keeps about 110 + 4 x (LWJ dates in the window) bytes a run instead of 6 more a run and day: no
+    held_count, the district share on the LWJ dates only (see EnsembleResult). The runs are the same.
+    """
+    params = params or Params()
+    world = world or default_world()
+    start_day, end_day = _window(start, end)
+    n_days = end_day - start_day + 1
     seeds = chunk_seeds(seed, n_runs, chunk_size)
     sizes = [min(chunk_size, n_runs - c * chunk_size) for c in range(len(seeds))]
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(seeds) * (end_day - start_day + 1), unit="day", desc=f"{n_runs} runs",
-                   disable=None, leave=False)
-    parts = [run_chunk(world, params, size, cs, start_day, end_day, bar.update if bar else None,
-                       interventions, initial)
-             for cs, size in zip(seeds, sizes)]
+        bar = tqdm(total=len(seeds) * n_days, unit="day", desc=f"{n_runs} runs", disable=None, leave=False)
+    kept = None if daily else district_record_days(world, start_day, end_day)
+    # Filled chunk by chunk: no list of parts to concatenate, so the peak is the result plus one chunk.
+    n_p = world.n_provinces
+    fall_day = np.empty((n_runs, n_p), dtype=np.int16)
+    fall_how = np.empty((n_runs, n_p), dtype=np.int8)
+    held = np.empty((n_runs, n_days), dtype=np.int16) if daily else None
+    share = np.empty((n_runs, n_days if daily else len(kept)), dtype=np.float32)
+    for first, _, (fd, how, h, sh) in iter_chunks(params, n_runs, seed, start, end, world, chunk_size,
+                                                  interventions, initial, daily, bar.update if bar else None):
+        rows = slice(first, first + fd.shape[0])
+        fall_day[rows], fall_how[rows], share[rows] = fd, how, sh
+        if daily:
+            held[rows] = h
     if bar is not None:
         bar.close()
     return EnsembleResult(
@@ -109,8 +178,9 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
         end_day=end_day,
         chunk_size=chunk_size,
         run_seed=np.repeat(seeds, sizes),
-        fall_day=np.concatenate([p[0] for p in parts]),
-        fall_how=np.concatenate([p[1] for p in parts]),
-        held_count=np.concatenate([p[2] for p in parts]),
-        district_share=np.concatenate([p[3] for p in parts]),
+        fall_day=fall_day,
+        fall_how=fall_how,
+        held_count=held,
+        district_share=share,
+        district_days=kept,
     )

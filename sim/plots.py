@@ -15,6 +15,7 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .metrics import HeldBands  # noqa: E402
 from .world import day_date  # noqa: E402
 
 
@@ -28,14 +29,16 @@ def _dates(days) -> np.ndarray:
     return np.array([np.datetime64(day_date(int(d))) for d in np.atleast_1d(days)])
 
 
-def held_over_time(held_count: np.ndarray, start_day: int, observed_days: np.ndarray, n_capitals: int,
+def held_over_time(held, start_day: int, observed_days: np.ndarray, n_capitals: int,
                    title: str, zoom_from: dt.date | None = dt.date(2021, 7, 15), end_day: int | None = None):
     """Capitals government-held at the end of each day: ensemble median, 50 % and 90 % bands, observed steps.
 
-    held_count: (n_runs, n_days); observed_days: observed fall day of every capital (-1 for none); end_day: draw
-    the observed curve and the axis to this day even if the runs stop earlier (a run in progress).
+    held: a metrics.HeldBands (e.g. HeldBands.from_fall_days, for any number of runs), or the (n_runs, n_days)
+    daily held counts; observed_days: observed fall day of every capital (-1 for none); end_day: draw the observed
+    curve and the axis to this day even if the runs stop earlier (a run in progress).
     """
-    n_days = held_count.shape[1]
+    bands = held if isinstance(held, HeldBands) else HeldBands.from_counts(held, n_capitals)
+    n_days = bands.values.shape[1]
     dates = np.array([day_date(start_day + k) for k in range(n_days)])
     last = max(end_day if end_day is not None else start_day + n_days - 1, start_day + n_days - 1)
     obs_dates = np.array([day_date(d) for d in range(start_day, last + 1)])
@@ -44,14 +47,14 @@ def held_over_time(held_count: np.ndarray, start_day: int, observed_days: np.nda
 
     fig, ax = plt.subplots(figsize=(9, 5))
     if n_days:
-        q = np.percentile(held_count, [5, 25, 50, 75, 95], axis=0)
-        if held_count.shape[0] > 1:
+        q = bands.values  # percentiles 5, 25, 50, 75, 95 (metrics.HELD_BANDS)
+        if bands.n_runs > 1:
             ax.fill_between(dates, q[0], q[4], step="post", color="tab:blue", alpha=0.18,
                             label="simulated 90 % band")
             ax.fill_between(dates, q[1], q[3], step="post", color="tab:blue", alpha=0.35,
                             label="simulated 50 % band")
         ax.step(dates, q[2], where="post", color="tab:blue", lw=2,
-                label="simulated median" if held_count.shape[0] > 1 else "this run")
+                label="simulated median" if bands.n_runs > 1 else "this run")
     ax.step(obs_dates, obs_held, where="post", color="black", lw=2, ls="--", label="observed (capitals.csv)")
     if zoom_from is not None and obs_dates[0] < zoom_from:
         ax.set_xlim(zoom_from, obs_dates[-1] + dt.timedelta(days=1))

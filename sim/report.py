@@ -7,6 +7,32 @@ import math
 from .params import Params
 from .world import day_date
 
+NA = "n/a"  # an undefined metric (NaN or None in the scorecard)
+WHY_UNDEFINED = {
+    "order": "tau-b and Spearman rho are undefined when no capital falls in the window (nothing to order)",
+    "aug15": "P(fallen by 15 Aug) and its Brier score are undefined when the run ends before 15 August",
+}
+
+
+def is_undefined(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt_value(x, fmt: str = "{:.2f}") -> str:
+    """x formatted, or 'n/a' if it is undefined."""
+    return NA if is_undefined(x) else fmt.format(x)
+
+
+def why_undefined(scorecard: dict) -> str:
+    """One line naming why the table shows n/a, or '' if it shows none."""
+    reasons = []
+    if is_undefined(scorecard["ensemble"]["tau_b_of_median_days"]) or is_undefined(
+            scorecard["per_run"]["tau_b"]["median"]):
+        reasons.append(WHY_UNDEFINED["order"])
+    if is_undefined(scorecard["ensemble"]["brier_fallen_by_aug15"]):
+        reasons.append(WHY_UNDEFINED["aug15"])
+    return f"{NA}: " + "; ".join(reasons) + "." if reasons else ""
+
 
 def fmt_day(day: float, end_day: int) -> str:
     """A day index as '06 Aug', or 'held' past the end of the run."""
@@ -25,7 +51,7 @@ def capital_table(scorecard: dict, end_day: int) -> str:
         obs = fmt_day(r["observed_day"], end_day) + mark
         rng = f"{fmt_day(r['p10_day'], end_day)} - {fmt_day(r['p90_day'], end_day)}"
         lines.append(f"{k:>2}  {r['province']:<14} {r['capital'][:23]:<23} {obs:<9} "
-                     f"{fmt_day(r['median_day'], end_day):<17} {rng:<17} {r['p_fallen_by_aug15']:>19.2f}")
+                     f"{fmt_day(r['median_day'], end_day):<17} {rng:<17} {fmt_value(r['p_fallen_by_aug15']):>19}")
     lines.append("~ observed date uncertain by about a day (scored as exact within one day); "
                  "'held' = still held at the end of the run")
     return "\n".join(lines)
@@ -50,25 +76,30 @@ def metrics_table(scorecard: dict) -> str:
         if key not in per_run:
             continue
         s = per_run[key]
-        model = f"{fmt.format(s['median'])} [{fmt.format(s['p10'])}, {fmt.format(s['p90'])}]"
-        vals = " ".join(f"{fmt.format(nulls[n][key]):>24}" for n in null_names)
+        model = (NA if is_undefined(s["median"]) else
+                 f"{fmt.format(s['median'])} [{fmt.format(s['p10'])}, {fmt.format(s['p90'])}]")
+        vals = " ".join(f"{fmt_value(nulls[n][key], fmt):>24}" for n in null_names)
         lines.append(f"{label:<40} {model:<28} {vals}")
     ens = scorecard["ensemble"]
     lines += [
         "",
-        f"Ensemble: tau-b of the median fall dates {ens['tau_b_of_median_days']:.2f}, "
-        f"Spearman {ens['spearman_of_median_days']:.2f}; mean CRPS {ens['crps_mean_days']:.2f} days; "
-        f"Brier score of 'fallen by 15 Aug' {ens['brier_fallen_by_aug15']:.3f}",
+        f"Ensemble: tau-b of the median fall dates {fmt_value(ens['tau_b_of_median_days'])}, "
+        f"Spearman {fmt_value(ens['spearman_of_median_days'])}; mean CRPS {fmt_value(ens['crps_mean_days'])} days; "
+        f"Brier score of 'fallen by 15 Aug' {fmt_value(ens['brier_fallen_by_aug15'], '{:.3f}')}",
     ]
     skill = scorecard["skill"]
-    lines.append(f"Skill: median-run tau-b minus the best null ({skill['best_null']}): "
-                 f"{skill['tau_b_model_minus_best_null']:+.2f}")
+    gain = skill["tau_b_model_minus_best_null"]
+    lines.append(f"Skill: median-run tau-b minus the best null ({skill['best_null']}): {fmt_value(gain, '{:+.2f}')}"
+                 if not is_undefined(gain) else f"Skill: {NA} (tau-b undefined for the model or every null)")
     lines.append("Nulls rank the capitals by road km / hops from Kabul (farthest first) or at random, and are given "
                  "the observed timing for the day-based errors.")
     how = scorecard["fall_how_per_run"]
     lines.append(f"How capitals fell, per run on average: {how['fighting']:.1f} by assault, "
                  f"{how['negotiated']:.1f} negotiated, {how['surrender']:.1f} surrendered "
                  f"(observed: 11 fighting, 6 negotiated, 13 surrender, 4 unknown)")
+    why = why_undefined(scorecard)
+    if why:
+        lines.append(why)
     return "\n".join(lines)
 
 

@@ -1,8 +1,9 @@
 """Same seed, same result; different seed, different result; chunks independent of how many ran."""
 
 import numpy as np
+import pytest
 
-from sim.ensemble import chunk_seeds, run_chunk, run_ensemble
+from sim.ensemble import chunk_seeds, district_record_days, iter_chunks, run_chunk, run_ensemble
 from sim.model import TerritoryModel, run_models
 from sim.params import Params
 
@@ -45,3 +46,30 @@ def test_mesa_engine_equals_ensemble_with_chunks_of_one(world):
     b = run_ensemble(Params(), 12, seed=4, world=world, chunk_size=1)
     assert np.array_equal(a.fall_day, b.fall_day)
     assert np.array_equal(a.run_seed, b.run_seed)
+
+
+def test_compact_layout_keeps_the_same_runs_and_the_district_days(world):
+    daily = run_ensemble(Params(), 250, seed=11, world=world, chunk_size=100)
+    compact = run_ensemble(Params(), 250, seed=11, world=world, chunk_size=100, daily=False)
+    for name in ("fall_day", "fall_how", "run_seed"):
+        assert np.array_equal(getattr(daily, name), getattr(compact, name)), name
+    assert daily.held_count is not None and compact.held_count is None
+    assert daily.district_days is None
+    assert compact.district_days.tolist() == district_record_days(world, 0, daily.end_day).tolist() == [45, 70, 87, 94]
+    assert compact.district_share.shape == (250, 4)
+    for d in compact.district_days:
+        assert np.array_equal(daily.district_share_on(d), compact.district_share_on(d))
+        assert np.array_equal(daily.district_share_on(d), daily.district_share[:, d])
+    with pytest.raises(KeyError):
+        compact.district_share_on(50)
+    _, _, held, share = run_chunk(world, Params(), 100, int(compact.run_seed[100]), 0, daily.end_day, daily=False)
+    assert held is None and np.array_equal(share, compact.district_share[100:200])
+
+
+def test_iter_chunks_streams_the_chunks_of_run_ensemble(world):
+    r = run_ensemble(Params(), 250, seed=2, world=world, chunk_size=100, daily=False)
+    chunks = list(iter_chunks(Params(), 250, seed=2, world=world, chunk_size=100, daily=False))
+    assert [(first, len(parts[0])) for first, _, parts in chunks] == [(0, 100), (100, 100), (200, 50)]
+    for first, seed, (fd, how, held, share) in chunks:
+        assert (r.run_seed[first:first + len(fd)] == seed).all()
+        assert np.array_equal(fd, r.fall_day[first:first + len(fd)]) and held is None

@@ -1,14 +1,17 @@
 """Metrics against scipy and hand-computed cases; a perfect forecast scores perfectly; nulls are what they say."""
 
+import datetime as dt
+import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from sim import metrics
-from sim.ensemble import EnsembleResult, observed_fall_days
+from sim import metrics, report
+from sim.ensemble import EnsembleResult, observed_fall_days, run_ensemble
 from sim.params import Params
-from sim.rules import NOT_FALLEN
+from sim.rules import NOT_FALLEN, SEEDED
+from sim.seeding import InitialConditions
 
 
 def test_tau_b_and_spearman_match_scipy_with_ties():
@@ -101,3 +104,85 @@ def test_scoring_after_a_late_start_uses_only_capitals_still_held(world):
     o = metrics.observed(world, 103, 128)  # the morning of 12 August
     assert len(o.names) == 34 - 9
     assert "Nimruz" not in o.names and "Ghazni" in o.names
+
+
+def _same(a, b) -> bool:
+    """Scorecards equal, NaN equal to NaN."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (np.isnan(a) and np.isnan(b))
+    return a == b
+
+
+@pytest.mark.parametrize("start", [dt.date(2021, 5, 1), dt.date(2021, 7, 20)])
+def test_blocked_scoring_equals_the_direct_computation(world, start):
+    r = run_ensemble(Params(), 300, seed=8, start=start, world=world, chunk_size=100)
+    card = metrics.score_ensemble(r, world, block=37)  # 9 blocks, the last one short
+    assert _same(card, metrics.score_ensemble(r, world, block=10**6))
+    # ... and the direct computation on the whole (n, k) float copy, as scoring did before blocks.
+    obs = metrics.observed(world, r.start_day, r.end_day, (r.fall_how == SEEDED).all(axis=0))
+    sim = metrics.censored(r.fall_day[:, obs.index], r.end_day)
+    direct = metrics.run_metrics(sim, obs)
+    blocked = metrics.per_run_metrics(r, obs, block=37)
+    for k in direct:
+        assert np.array_equal(direct[k], blocked[k], equal_nan=True), k
+    assert card["per_run"]["tau_b"] == metrics.summarise(direct["tau_b"])
+    assert card["ensemble"]["tau_b_of_median_days"] == metrics.kendall_tau_b(np.median(sim, axis=0), obs.day)[0]
+    rows = {row["province"]: row for row in card["capitals"]}
+    for k, i in enumerate(obs.index):
+        row = rows[world.names[i]]
+        assert row["median_day"] == np.median(sim[:, k]) and row["p90_day"] == np.percentile(sim[:, k], 90)
+        assert row["crps_days"] == metrics.crps_with_tolerance(sim[:, k], obs.day[k], int(obs.tolerance[k]))
+    how = np.bincount(r.fall_how[:, obs.index].ravel(), minlength=5) / r.n_runs
+    assert card["fall_how_per_run"]["fighting"] == how[1]
+
+
+def test_fallen_curve_counts_falls_by_each_day():
+    rng = np.random.default_rng(4)
+    x = rng.integers(-1, 40, (50, 34)) + rng.choice([0.0, 0.5], (50, 34))  # the nulls give half days
+    days = np.arange(3, 37)
+    assert np.array_equal(metrics.fallen_curve(x, days), (x[:, :, None] <= days[None, None, :]).sum(axis=1))
+
+
+def test_histogram_percentiles_equal_numpy_exactly():
+    rng = np.random.default_rng(5)
+    q = [0, 5, 10, 25, 33.3, 50, 66.7, 75, 90, 95, 99.9, 100]
+    for n in (1, 2, 3, 7, 20, 101, 1000, 4097):
+        counts = rng.integers(0, 35, (n, 6)) if n % 2 else np.sort(rng.integers(0, 3, (n, 6)), axis=0) * 17
+        got = metrics.histogram_percentiles(metrics.count_histogram(counts, 35), q)
+        assert np.array_equal(got, np.percentile(counts.astype(np.int16), q, axis=0)), n
+
+
+@pytest.mark.parametrize("kw", [{}, {"start": dt.date(2021, 8, 12)},
+                                {"initial": InitialConditions(fallen=("Kunduz",))}])
+def test_held_quantiles_from_fall_days_equal_percentiles_of_the_daily_counts(world, kw):
+    r = run_ensemble(Params(), 250, seed=6, world=world, chunk_size=100, **kw)
+    q = metrics.held_quantiles(r.fall_day, r.start_day, r.end_day, metrics.HELD_BANDS, block=60)
+    assert np.array_equal(q, np.percentile(r.held_count, metrics.HELD_BANDS, axis=0))
+    bands = metrics.HeldBands.from_fall_days(r.fall_day, r.start_day, r.end_day, block=60)
+    assert np.array_equal(bands.values, q) and bands.n_runs == 250
+    assert np.array_equal(metrics.HeldBands.from_counts(r.held_count, world.n_provinces).values, q)
+
+
+def test_a_window_without_falls_is_scored_without_warnings(world):
+    """1-4 May: nothing falls, in the record or the runs; what cannot be defined is NaN and printed as n/a."""
+    r = run_ensemble(Params(), 200, seed=1, start=dt.date(2021, 5, 1), end=dt.date(2021, 5, 4), world=world,
+                     daily=False)
+    assert (r.fall_day == NOT_FALLEN).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        card = metrics.score_ensemble(r, world)
+        q = metrics.held_quantiles(r.fall_day, r.start_day, r.end_day)
+    assert (q == 34).all()
+    assert np.isnan(card["per_run"]["tau_b"]["median"]) and np.isnan(card["ensemble"]["tau_b_of_median_days"])
+    assert np.isnan(card["nulls"]["random order (mean)"]["tau_b"])
+    assert np.isnan(card["ensemble"]["brier_fallen_by_aug15"])  # the run ends before 15 August
+    assert card["per_run"]["mae_days"]["median"] == 0.0
+    text = report.metrics_table(card) + report.capital_table(card, r.end_day)
+    assert "nan" not in text and "n/a" in text
+    assert report.WHY_UNDEFINED["order"] in text and report.WHY_UNDEFINED["aug15"] in text
+    # A full window prints no n/a and no explanation.
+    assert report.why_undefined(metrics.score_ensemble(run_ensemble(Params(), 50, seed=1, world=world), world)) == ""

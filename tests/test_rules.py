@@ -53,6 +53,15 @@ def test_held_curve_never_rises(world):
     assert np.isfinite(r.district_share).all()
 
 
+@pytest.mark.parametrize("start", [dt.date(2021, 5, 1), dt.date(2021, 8, 12)])
+def test_held_count_follows_from_the_fall_days(world, start):
+    """What lets run_ensemble(daily=False) drop held_count: held at the end of day d <=> not fallen, or after d."""
+    r = run_ensemble(Params(), 200, seed=4, start=start, world=world)
+    fd = r.fall_day[:, :, None]
+    derived = ((fd == NOT_FALLEN) | (fd > r.days[None, None, :])).sum(axis=1)
+    assert np.array_equal(derived, r.held_count)
+
+
 @pytest.mark.parametrize("switch", [n for n, s in Params.spec().items() if s["group"] == "switches"])
 def test_each_mechanism_can_be_switched_off(world, switch):
     on = run_ensemble(Params(), 300, seed=5, world=world)

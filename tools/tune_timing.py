@@ -42,7 +42,7 @@ SEARCH = {  # name: (low, high)
 def objective(params: Params, runs: int, world) -> float:
     r = run_ensemble(params, runs, seed=12345, world=world)
     series = [o for o in world.record.district_series if dt.date(2021, 6, 1) <= o.as_of <= dt.date(2021, 7, 31)]
-    district = np.mean([abs(r.district_share[:, day_index(o.as_of)].mean() - o.taliban / (o.total or 407)) / 0.05
+    district = np.mean([abs(r.district_share_on(day_index(o.as_of)).mean() - o.taliban / (o.total or 407)) / 0.05
                         for o in series])
     obs = observed_fall_days(world)
     days = np.arange(day_index(dt.date(2021, 8, 1)), r.end_day + 1)
