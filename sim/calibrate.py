@@ -57,25 +57,27 @@ def target_until(world: World, fit_until: dt.date | None) -> Target:
 
 
 def loss_terms(result, world: World, target: Target) -> dict[str, float]:
+    from .metrics import over_blocks
+
     obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
     keep = target.fit[obs.index]
     idx, day, tol = obs.index[keep], obs.day[keep], obs.tolerance[keep]
-    days = censored(result.fall_day, result.end_day)
-    tau = kendall_tau_b(days[:, idx], day) if len(idx) > 2 else np.zeros(1)
+    column = lambda i: censored(result.fall_day[:, i], result.end_day)  # noqa: E731 (one (n,) copy at a time)
+    tau = (over_blocks(result.fall_day, lambda fd: kendall_tau_b(censored(fd[:, idx], result.end_day), day))
+           if len(idx) > 2 else np.zeros(1))
     # A run in which none of the fitted capitals fell has no order at all: count it as tau-b 0.
     tau = np.where(np.isnan(tau), 0.0, tau)
     terms = {
-        "crps": float(np.mean([crps_with_tolerance(days[:, i], d, int(t)) for i, d, t in zip(idx, day, tol)])),
+        "crps": float(np.mean([crps_with_tolerance(column(i), d, int(t)) for i, d, t in zip(idx, day, tol)])),
         "order": float(1.0 - np.median(tau)),
     }
     if target.fit[world.kabul]:
-        terms["kabul"] = float(abs(np.median(days[:, world.kabul]) - observed_fall_days(world)[world.kabul]))
+        terms["kabul"] = float(abs(np.median(column(world.kabul)) - observed_fall_days(world)[world.kabul]))
     errors = []
     for o in world.record.district_series:
         d = day_index(o.as_of)
         if result.start_day <= d <= result.end_day and (target.district_until is None or o.as_of < target.district_until):
-            errors.append(abs(result.district_share[:, d - result.start_day].mean()
-                              - o.taliban / (o.total or DEFAULT_DISTRICT_TOTAL)))
+            errors.append(abs(result.district_share_on(d).mean() - o.taliban / (o.total or DEFAULT_DISTRICT_TOTAL)))
     if errors:
         terms["districts"] = float(np.mean(errors))
     return terms
