@@ -80,7 +80,7 @@ class ScenarioError(ValueError):
         if key and not (key.isprintable() and len(key) <= 100):  # a quoted TOML key may hold anything
             key = key.encode("unicode_escape").decode("ascii")[:100]
         shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
-        where = shown + (f": key '{key}'" if key else "")
+        where = shown + (f": key '{key}'" if key is not None else "")  # '' is a valid (quoted) TOML key
         super().__init__(f"{where}: {message}")
         self.path, self.key = str(path), key
 
