@@ -55,7 +55,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 MAX_RUNS = 10_000_000  # as a scenario file's replicates (sim/scenario.py MAX_REPLICATES)
-MAX_SEED = 2**63 - 1  # one rule for every seed, on the command line and in files: 0 .. 2^63 - 1
+MAX_SEED = 2**63 - 1  # one rule for every seed, on the command line and in files (sim/scenario.py MAX_SEED)
 
 
 def positive_int(text: str, most: int = MAX_RUNS) -> int:
@@ -384,6 +384,9 @@ def cmd_run(args) -> int:
                                       "interventions": [dict(kind=e.kind, on=e.on, **dict(e.args))
                                                         for e in scenario.events]},
                       definition=definition)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
     elapsed = time.perf_counter() - t0
 
     print(f"{scenario.name}: {result.n_runs:,} runs ({args.engine} engine), {scenario.start} to {scenario.end}, "
@@ -662,6 +665,7 @@ def cmd_sensitivity(args) -> int:
     from sim.report import fmt_seconds
     from sim.scenario import load_scenario
     from sim.sensitivity import analyse, bar_chart, build_sweep
+    from sim.store import ResultProblem
     from sim.sweep import make_executor, run_sweep
 
     world = _world(args)
@@ -685,13 +689,19 @@ def cmd_sensitivity(args) -> int:
         if outcome.failed:
             raise UserError(f"{len(outcome.failed)} points failed (see {out / 'failed.json'}); run again to retry "
                             "them")
-        table = analyse(out, args.method, prob, x, args.seed)
+        try:
+            table = analyse(out, args.method, prob, x, args.seed)
+        except ResultProblem as exc:
+            raise UserError(str(exc)) from None
         folders.write_text(out / "indices.csv", table.to_csv(index=False))
         key = "ST" if args.method == "sobol" else "mu_star"
         fig, _ = bar_chart(table, args.method, f"{args.method} sensitivity of {scenario.name}: {len(x):,} points x "
                                                f"{args.replicates} runs")
         folders.save_figure(fig, out / "indices.png", dpi=130, bbox_inches="tight")
         folders.save_figure(fig, out / "indices.svg", bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     print(f"{len(x):,} points ({outcome.n_skipped:,} already stored) in {fmt_seconds(outcome.seconds)}; "
           f"indices in {out / 'indices.csv'} and indices.png\n")
     import pandas as pd
@@ -699,6 +709,9 @@ def cmd_sensitivity(args) -> int:
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         for output in table["output"].unique():
             t = table[table["output"] == output].sort_values(key, ascending=False).head(10)
+            if t[key].isna().all():
+                print(f"{output}: the same at every point of this sample, so its indices are undefined\n")
+                continue
             print(f"{output}: the ten largest by {key}")
             print(t.drop(columns="output").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
             print()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .ensemble import DEFAULT_CHUNK, EnsembleResult, run_ensemble
-from .scenario import LATEST_START, Scenario, ScenarioError
+from .scenario import LATEST_START, MIN_DAYS, Scenario, ScenarioError
 from .data import WINDOW_FIRST
 from .world import World
 
@@ -19,9 +19,10 @@ def with_overrides(scenario: Scenario, runs: int | None = None, seed: int | None
     if seed is not None:
         changes["seed"] = seed
     if start is not None:
-        if not WINDOW_FIRST <= start <= min(LATEST_START, scenario.end):
+        last = min(LATEST_START, scenario.end - dt.timedelta(days=MIN_DAYS))  # a run needs days after its start
+        if not WINDOW_FIRST <= start <= last:
             raise ScenarioError(scenario.path, f"--start {start} is outside the window: allowed {WINDOW_FIRST} to "
-                                               f"{min(LATEST_START, scenario.end)}", "start")
+                                               f"{last}", "start")
         changes["start"] = start
     return scenario.replace(**changes) if changes else scenario
 

@@ -189,6 +189,7 @@ def writer_lock(target: Path, command: str | None = None):
     """Hold the exclusive writer's lock of `target` (a results folder) for the duration; refuse at once if
     another process holds it. Stale temporaries of the target are removed once the lock is held."""
     target = Path(target)
+    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     import fcntl
 
@@ -231,6 +232,12 @@ def writer_lock(target: Path, command: str | None = None):
         except OSError:
             pass
         os.close(fd)
+        if not os.path.lexists(target):  # refused or failed: leave no empty folders on the way to it either
+            for p in created:
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
 
 
 # ------------------------------------------------------------------------------------------------- atomic files

@@ -9,6 +9,7 @@ fallen by 15 August, each averaged over a point's replicates.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,22 +101,33 @@ def analyse(out: Path, method: str, prob: dict, x: np.ndarray, seed: int):
     r = runs.to_pandas()
     means = r.groupby("point_id")[list(OUTPUTS)].mean().sort_index()
     if len(means) != len(x):
-        raise RuntimeError(f"{len(x) - len(means)} points have no results; run the command again to finish them")
+        raise store.ResultProblem(f"{out}: incomplete: {len(means):,} of {len(x):,} points; run the command again "
+                                  "to finish them")
     rows = []
     for output in OUTPUTS:
         y = means[output].to_numpy(float)
+        if np.all(np.isnan(y)) or np.nanstd(y) == 0:
+            # The output does not vary over the sample: every index is undefined (SALib would divide by zero).
+            nan = float("nan")
+            cols = ("S1", "S1_conf", "ST", "ST_conf") if method == "sobol" else ("mu_star", "mu_star_conf", "sigma")
+            rows += [{"output": output, "parameter": name, **dict.fromkeys(cols, nan)} for name in prob["names"]]
+            continue
         y = np.where(np.isnan(y), np.nanmean(y), y)
         if method == "sobol":
             from SALib.analyze import sobol
 
-            res = sobol.analyze(prob, y, calc_second_order=False, seed=seed)
+            with warnings.catch_warnings():  # tiny samples give NaN intervals, shown as such
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = sobol.analyze(prob, y, calc_second_order=False, seed=seed)
             for k, name in enumerate(prob["names"]):
                 rows.append({"output": output, "parameter": name, "S1": res["S1"][k], "S1_conf": res["S1_conf"][k],
                              "ST": res["ST"][k], "ST_conf": res["ST_conf"][k]})
         else:
             from SALib.analyze import morris
 
-            res = morris.analyze(prob, x, y, num_levels=4, seed=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = morris.analyze(prob, x, y, num_levels=4, seed=seed)
             for k, name in enumerate(prob["names"]):
                 rows.append({"output": output, "parameter": name, "mu_star": res["mu_star"][k],
                              "mu_star_conf": res["mu_star_conf"][k], "sigma": res["sigma"][k]})

@@ -465,3 +465,10 @@ def test_a_calibration_resumes_only_the_same_study(tmp_path):
     r = cli(*base, "--force")
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "calibration.json").read_text())["fit_until"] is None
+
+
+def test_one_rule_for_seeds_and_run_counts_everywhere():
+    import run
+    from sim import scenario
+
+    assert run.MAX_SEED == scenario.MAX_SEED and run.MAX_RUNS == scenario.MAX_REPLICATES
