@@ -29,7 +29,7 @@ from .metrics import censored, crps_with_tolerance, kendall_tau_b, null_models, 
 from .params import Params
 from .scenario import Scenario
 from .seeding import DEFAULT_DISTRICT_TOTAL, observed_fall_days
-from .world import World, day_index, default_world
+from .world import World, day_index, world_for
 
 # The global parameters calibrated by default: the targeting weights, the timing parameters and the campaign
 # and siege thresholds. The force sizes, air and prison parameters stay at their sourced values.
@@ -88,9 +88,9 @@ def total_loss(terms: dict[str, float]) -> float:
 
 
 def run_trial(task) -> dict:
-    """One trial in a worker: (values, scenario, replicates, seed, fit mask, district date) -> loss terms."""
-    values, scenario, replicates, seed, fit, district_until = task
-    world = default_world()
+    """One trial in a worker: (values, scenario, replicates, seed, fit mask, district date[, data dir]) -> loss."""
+    values, scenario, replicates, seed, fit, district_until, *rest = task
+    world = world_for(rest[0] if rest else None)
     params = scenario.params.replace(**values)
     r = run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
                      interventions=scenario.events, initial=scenario.initial)
@@ -98,30 +98,110 @@ def run_trial(task) -> dict:
     return {"terms": terms, "loss": total_loss(terms)}
 
 
-def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: int, replicates: int, seed: int,
-              target: Target, names=CALIBRATED, batch: int = 2, progress: bool = True, study_name: str = "calibration"):
-    """Run (or resume) an Optuna TPE study to n_trials completed trials; returns the study."""
+class CalibrationError(Exception):
+    """The calibration cannot go on (its study cannot be written, or every trial fails): one line."""
+
+
+MAX_FAILED_BATCHES = 3  # batches in a row in which every trial raised: then stop, with the last error
+
+
+def sampler_seed(seed: int) -> int:
+    """Optuna's samplers take 32-bit seeds; the project's rule is 0 .. 2^63 - 1. Seeds below 2^32 are used as
+    they are (so earlier studies stay reproducible); larger ones are hashed down with SeedSequence."""
+    return seed if seed < 2**32 else int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+
+def definition(scenario: Scenario, fit_until: dt.date | None, replicates: int, seed: int, world: World,
+               names=CALIBRATED) -> dict:
+    """What defines a calibration: a stored study is resumed only for the very same definition."""
+    from .store import data_checksums
+
+    spec = Params.spec()
+    return {"scenario_text": scenario.text, "fit_until": fit_until.isoformat() if fit_until else None,
+            "replicates": int(replicates), "seed": int(seed), "calibrated": list(names),
+            "bounds": {n: [spec[n]["lo"], spec[n]["hi"]] for n in names}, "loss_scales": SCALES,
+            "data_sha256": data_checksums(world)}
+
+
+def prepare_folder(out: Path, scenario: Scenario, fit_until, replicates: int, seed: int, world: World,
+                   force: bool = False) -> None:
+    """Create the calibration folder with its manifest, or check that its study is this very calibration (same
+    scenario, cut-off, replicates, seed, bounds, loss and data), so that a resumed study never mixes two.
+    Call with the folder's writer lock held."""
+    from . import folders, store
+
+    out = Path(out)
+    wanted = json.loads(store.to_json(definition(scenario, fit_until, replicates, seed, world)))
+    exists = folders.check_target(out, "calibration", force)
+    meta = folders.read_manifest(out) if exists else None
+    if exists and meta is not None and meta["kind"] == "calibration":
+        stored = meta.get("definition") or {}
+        differs = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        if not differs:
+            return
+        if not force:
+            raise folders.FolderError(f"--out {out}: holds a calibration with another {', '.join(differs)}; use "
+                                      "another --out folder, or --force to replace it")
+    elif exists and meta is None and not force and any(p.name == "study.db" for p in out.iterdir()):
+        raise folders.FolderError(f"--out {out}: holds a study from an earlier version, whose definition is not "
+                                  "recorded; use another --out folder, or --force to replace it")
+    if exists:
+        folders.clear_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store.write_json(out / "manifest.json", {**store.stamp("calibration"), "name": out.name,
+                                             "scenario": scenario.name, "definition": wanted})
+
+
+def completed_trials(study) -> int:
     import optuna
+
+    return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: int, replicates: int, seed: int,
+              target: Target, names=CALIBRATED, batch: int = 2, progress: bool = True, study_name: str = "calibration",
+              data_dir: str | None = None):
+    """Run (or resume) an Optuna TPE study to n_trials completed trials; returns the study.
+
+    A trial that raises is told as failed and not counted; MAX_FAILED_BATCHES batches in a row of nothing but
+    failures stop the calibration. A study that cannot be written (a full disk, a read-only folder) raises
+    CalibrationError naming the file."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out.mkdir(parents=True, exist_ok=True)
+    db = out / "study.db"
+    try:
+        return _calibrate(scenario, out, executor, n_trials, replicates, seed, target, names, batch, progress,
+                          study_name, data_dir)
+    except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+        raise CalibrationError(f"cannot write the calibration study {db}: {cause}") from None
+
+
+def _calibrate(scenario, out, executor, n_trials, replicates, seed, target, names, batch, progress, study_name,
+               data_dir):
+    import optuna
+
     storage = f"sqlite:///{out / 'study.db'}"
     study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+                                sampler=optuna.samplers.TPESampler(seed=sampler_seed(seed)))
     spec = Params.spec()
     if not study.trials:
         # Start from the base scenario's own values, so the search can only improve on them.
         study.enqueue_trial({n: getattr(scenario.params, n) for n in names})
-    done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
     # Trials asked but never told (an interrupted run) are marked failed, so they are not counted twice.
     for t in study.trials:
         if t.state == optuna.trial.TrialState.RUNNING:
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    done = completed_trials(study)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=n_trials, initial=done, unit="trial", desc=study_name, disable=None)
+    failed_batches, last_error = 0, None
     while done < n_trials:
         k = min(batch, n_trials - done)
         trials = [study.ask() for _ in range(k)]
@@ -129,15 +209,25 @@ def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: i
         for t in trials:
             values = {n: t.suggest_float(n, spec[n]["lo"], spec[n]["hi"]) for n in names}
             futures.append(executor.submit(run_trial, (values, scenario, replicates, seed, target.fit.tolist(),
-                                                       target.district_until)))
+                                                       target.district_until, data_dir)))
+        told = 0
         for t, f in zip(trials, futures):  # told in the order asked: independent of which worker finished first
-            result = f.result()
+            try:
+                result = f.result()
+            except Exception as exc:  # noqa: BLE001 - a failing trial is recorded as failed, not counted
+                last_error = f"{type(exc).__name__}: {exc}"
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+                continue
             for key, v in result["terms"].items():
                 t.set_user_attr(key, v)
             study.tell(t, result["loss"])
-        done += k
+            told += 1
+        done += told
+        failed_batches = 0 if told else failed_batches + 1
+        if failed_batches >= MAX_FAILED_BATCHES:
+            raise CalibrationError(f"{MAX_FAILED_BATCHES * k} trials in a row failed; the last: {last_error}")
         if bar is not None:
-            bar.update(k)
+            bar.update(told)
     if bar is not None:
         bar.close()
     return study
@@ -186,12 +276,8 @@ def _tail(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-
-
 def abc_rejection(scenario: Scenario, executor, n_samples: int, accept: float, replicates: int, seed: int,
-                  target: Target, names=CALIBRATED, progress: bool = True):
+                  target: Target, names=CALIBRATED, progress: bool = True, data_dir: str | None = None):
     """Approximate Bayesian computation by rejection: n_samples points from the uniform prior over the Params
     bounds (a Latin hypercube), each run as an ensemble on the same seed; the `accept` share with the smallest
     loss (the distance to the record) is the approximate posterior. Returns (samples, losses, accepted mask)."""
@@ -202,7 +288,7 @@ def abc_rejection(scenario: Scenario, executor, n_samples: int, accept: float, r
     hi = np.array([spec[n]["hi"] for n in names], float)
     x = qmc.scale(qmc.LatinHypercube(d=len(names), seed=seed).random(n_samples), lo, hi)
     futures = [executor.submit(run_trial, (dict(zip(names, map(float, row))), scenario, replicates, seed,
-                                           target.fit.tolist(), target.district_until)) for row in x]
+                                           target.fit.tolist(), target.district_until, data_dir)) for row in x]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -246,7 +332,7 @@ def _run(scenario: Scenario, params: Params, replicates: int, seed: int, world: 
 
 
 def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int, trials: int, replicates: int,
-                   seed: int, batch: int, progress: bool) -> dict:
+                   seed: int, batch: int, progress: bool, data_dir: str | None = None) -> dict:
     """k folds over the capitals: calibrate on the others, predict the fold's median fall days; the out-of-fold
     tau-b over every capital the run scores."""
     from .metrics import censored
@@ -258,7 +344,7 @@ def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int
         fit = np.ones(world.n_provinces, bool)
         fit[fold] = False
         study = calibrate(scenario, world, out, executor, trials, replicates, seed, Target(fit, None), batch=batch,
-                          progress=progress, study_name=f"cv-{k}-fold-{f}")
+                          progress=progress, study_name=f"cv-{k}-fold-{f}", data_dir=data_dir)
         r = _run(scenario, scenario.params.replace(**study.best_params), replicates, seed, world)
         medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
     obs = observed(world, day_index(scenario.start), day_index(scenario.end))
@@ -281,18 +367,22 @@ def fresh_seed_scores(scenario: Scenario, world: World, best: dict, replicates: 
 
 
 def abc_posterior(scenario: Scenario, executor, out: Path, n_samples: int, accept: float, replicates: int,
-                  seed: int, target: Target, progress: bool) -> dict:
+                  seed: int, target: Target, progress: bool, data_dir: str | None = None) -> dict:
     """ABC rejection (see abc_rejection), with the samples stored in abc_samples.parquet and a marginals figure."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from . import folders, store
 
     samples, losses, accepted = abc_rejection(scenario, executor, n_samples, accept, replicates, seed, target,
-                                              progress=progress)
+                                              progress=progress, data_dir=data_dir)
     cols = {n: samples[:, k] for k, n in enumerate(CALIBRATED)}
-    pq.write_table(pa.table({**cols, "loss": losses, "accepted": accepted}), out / "abc_samples.parquet")
+    store._atomic_parquet(pa.table({**cols, "loss": losses, "accepted": accepted}), out / "abc_samples.parquet")
     fig, _ = abc_figure(CALIBRATED, samples, accepted,
                         f"ABC rejection: {int(accepted.sum())} of {n_samples} prior samples accepted")
-    fig.savefig(out / "abc.png", dpi=110, bbox_inches="tight")
+    folders.save_figure(fig, out / "abc.png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
     return {"samples": n_samples, "accepted": int(accepted.sum()),
             "posterior_mean": {n: float(samples[accepted, k].mean()) for k, n in enumerate(CALIBRATED)},
             "posterior_sd": {n: float(samples[accepted, k].std()) for k, n in enumerate(CALIBRATED)}}

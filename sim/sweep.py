@@ -17,10 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import os
 import uuid
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,8 @@ from .ensemble import run_ensemble
 from .metrics import censored, observed, run_metrics, seeded_capitals
 from .params import Params, ParamsError
 from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_text, read_toml, resolve, show
-from .world import World, day_index, default_world
+from .executors import InlineExecutor, make_executor  # noqa: F401 - re-exported for callers of sim.sweep
+from .world import World, day_index, world_for
 
 HELD_ON = dt.date(2021, 8, 31)
 AUG15 = dt.date(2021, 8, 15)
@@ -198,11 +198,11 @@ def load_sweep(name_or_path: str, world: World) -> Sweep:
 def run_point(task: tuple) -> dict:
     """Run one point's replicates and return its per-run metrics and fall days as plain arrays (picklable).
 
-    Runs in a worker process: it takes everything it needs in `task` and builds the world from the shipped
-    data (cached per process).
+    Runs in a worker process: it takes everything it needs in `task` and builds the world from the data files
+    the command was given (cached per process).
     """
-    point_id, values, point_seed, replicates, scenario = task
-    world = default_world()
+    point_id, values, point_seed, replicates, scenario, *rest = task
+    world = world_for(rest[0] if rest else None)
     params = scenario.params.replace(**values)
     r = run_ensemble(params, replicates, point_seed, scenario.start, scenario.end, world,
                      interventions=scenario.events, initial=scenario.initial)
@@ -223,55 +223,6 @@ def run_point(task: tuple) -> dict:
     }
 
 
-# ------------------------------------------------------------------------------------------------- executors
-
-
-class InlineExecutor(Executor):
-    """Runs each task when it is submitted, in this process (--workers 1): simplest to debug and profile."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        f: Future = Future()
-        try:
-            f.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future, as a pool does
-            f.set_exception(exc)
-        return f
-
-
-def make_executor(workers: int | None, scheduler: str | None):
-    """(executor, closer). Default: a local process pool sized to the machine; 'local': a Dask LocalCluster on
-    loopback; 'tcp://HOST:PORT': a running Dask scheduler. Dask tasks are submitted with pure=False, since a
-    stochastic task must never be deduplicated with another of the same arguments."""
-    from .bench import ONE_THREAD
-
-    # Worker processes inherit the environment: one BLAS/OpenMP thread each, so N workers use N cores.
-    os.environ.update(ONE_THREAD)
-    if scheduler is None:
-        n = workers or os.cpu_count() or 1
-        if n == 1:
-            ex = InlineExecutor()
-            return ex, ex.shutdown
-        import multiprocessing
-
-        # spawn: workers start clean (no threads or state inherited from the parent), on every platform alike.
-        ex = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
-        return ex, ex.shutdown
-    from distributed import Client, LocalCluster
-
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
-        client = Client(cluster)
-
-        def close():
-            client.close()
-            cluster.close()
-    else:
-        client = Client(scheduler)
-        close = client.close
-    return client.get_executor(pure=False), close
-
-
 # ------------------------------------------------------------------------------------------------- the sweep
 
 
@@ -279,46 +230,87 @@ def make_executor(workers: int | None, scheduler: str | None):
 class SweepOutcome:
     n_points: int
     n_skipped: int  # already stored when the sweep started
-    n_run: int
+    n_run: int  # points run and stored by this call
     failed: dict  # point id -> error text
     seconds: float
+    complete: bool = False  # every point of the sweep is stored
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a sweep, after the finished points were stored: says how many."""
+
+    def __init__(self, out: Path, stored: int, n_points: int):
+        super().__init__(f"{stored:,} of {n_points:,} points are stored in {out}; run the same command again to "
+                         "finish the others")
+        self.out, self.stored, self.n_points = out, stored, n_points
 
 
 def run_sweep(sweep: Sweep, out: Path, executor: Executor, progress: bool = True, point_fn=run_point,
-              flush_seconds: float = 2.0, flush_points: int = 100) -> SweepOutcome:
-    """Run every point not yet stored in `out`, writing finished points as they come (see sim/store.py)."""
-    from . import store
+              flush_seconds: float = 2.0, flush_points: int = 100, kind: str = "sweep", force: bool = False,
+              data_dir: str | None = None) -> SweepOutcome:
+    """Run every point not yet stored in `out`, writing finished points as they come (see sim/store.py).
+
+    Holds the folder's writer lock throughout (a second writer refuses). On Ctrl-C or SIGTERM the points that
+    finished are written first, then SweepInterrupted says how many are stored."""
+    from . import folders, store
 
     t0 = time.perf_counter()
-    store.prepare_sweep_folder(out, sweep)
-    done = store.stored_point_ids(out)
-    todo = [k for k in range(len(sweep.points)) if k not in done]
-    failed: dict[int, str] = {}
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    out = Path(out)
+    world = world_for(data_dir)
+    with folders.writer_lock(out):
+        store.prepare_sweep_folder(out, sweep, kind=kind, force=force, world=world)
+        done = store.stored_point_ids(out)
+        todo = [k for k in range(len(sweep.points)) if k not in done]
+        failed: dict[int, str] = {}
+        bar = None
+        if progress:
+            from tqdm import tqdm
 
-        bar = tqdm(total=len(todo) * sweep.replicates, unit="run", desc=sweep.name, disable=None, smoothing=0.1)
-    futures = {executor.submit(point_fn, (k, sweep.points[k], sweep.point_seeds[k], sweep.replicates,
-                                          sweep.scenario)): k for k in todo}
-    buffer, last = [], time.perf_counter()
-    for fut in as_completed(futures):
-        k = futures[fut]
-        try:
-            buffer.append(fut.result())
-        except Exception as exc:  # noqa: BLE001 - a failing point is recorded and the sweep goes on
-            failed[k] = f"{type(exc).__name__}: {exc}"
-        if bar is not None:
-            bar.update(sweep.replicates)
-        if buffer and (len(buffer) >= flush_points or time.perf_counter() - last > flush_seconds):
-            store.append_sweep_part(out, sweep, buffer)
+            bar = tqdm(total=len(todo) * sweep.replicates, unit="run", desc=sweep.name, disable=None, smoothing=0.1)
+        buffer, last, n_written = [], time.perf_counter(), 0
+
+        def flush():
+            nonlocal buffer, last, n_written
+            if buffer:
+                store.append_sweep_part(out, sweep, buffer, world.names)
+                n_written += len(buffer)
             buffer, last = [], time.perf_counter()
-    if buffer:
-        store.append_sweep_part(out, sweep, buffer)
-    store.write_failures(out, failed)
-    if bar is not None:
-        bar.close()
-    return SweepOutcome(len(sweep.points), len(done), len(todo) - len(failed), failed, time.perf_counter() - t0)
+
+        futures: dict = {}
+        collected: set = set()
+        try:
+            for k in todo:
+                futures[executor.submit(point_fn, (k, sweep.points[k], sweep.point_seeds[k], sweep.replicates,
+                                                   sweep.scenario, data_dir))] = k
+            for fut in as_completed(futures):
+                collected.add(fut)
+                k = futures[fut]
+                try:
+                    buffer.append(fut.result())
+                except Exception as exc:  # noqa: BLE001 - a failing point is recorded and the sweep goes on
+                    failed[k] = f"{type(exc).__name__}: {exc}"
+                if bar is not None:
+                    bar.update(sweep.replicates)
+                if buffer and (len(buffer) >= flush_points or time.perf_counter() - last > flush_seconds):
+                    flush()
+        except KeyboardInterrupt:
+            for fut in futures:
+                fut.cancel()
+            # Points that finished but were not collected yet are kept too: a restart skips them.
+            buffer += [f.result() for f in futures if f not in collected and f.done() and not f.cancelled()
+                       and f.exception() is None]
+            flush()
+            store.write_failures(out, failed)
+            if bar is not None:
+                bar.close()
+            raise SweepInterrupted(out, len(done) + n_written, len(sweep.points)) from None
+        flush()
+        store.write_failures(out, failed)
+        if bar is not None:
+            bar.close()
+        complete = store.finish_sweep(out, len(sweep.points))
+    return SweepOutcome(len(sweep.points), len(done), len(todo) - len(failed), failed, time.perf_counter() - t0,
+                        complete)
 
 
 def part_name() -> str:
@@ -333,7 +325,7 @@ def summary(out: Path, sweep: Sweep, top: int = 5) -> str:
     p = points.to_pandas().set_index("point_id")
     r = runs.to_pandas()
     if r.empty:
-        return "no finished points"
+        return "no finished points yet"
     per_point = r.groupby("point_id")[list(RUN_METRICS)].mean()
     per_point["abs_kabul_error"] = r.assign(a=r["kabul_error_days"].abs()).groupby("point_id")["a"].mean()
     table = p.join(per_point, how="inner")
@@ -341,6 +333,9 @@ def summary(out: Path, sweep: Sweep, top: int = 5) -> str:
     cols = list(sweep.parameters) + ["tau_b", "abs_kabul_error", "mae_days", "held_aug31"]
     lines = [f"Best {len(best)} of {len(table)} points by mean tau-b against the observed order "
              "(then by Kabul's absolute error in days):", best[cols].to_string(float_format=lambda x: f"{x:.3g}")]
+    status = store.sweep_status(out)
+    if status["note"]:
+        lines.insert(0, f"{status['note']}: what follows covers only the stored points\n")
     lines.append("\nMean of each metric per value of each swept parameter"
                  + (" (in five bins of equal count)" if sweep.method != "axes" else "") + ":")
     metrics = ["tau_b", "abs_kabul_error", "mae_days", "held_aug31"]
