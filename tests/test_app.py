@@ -78,3 +78,41 @@ def test_app_renders_the_map_offline(tmp_path):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _wait_serving(url: str, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=5).status == 200:
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"the app did not start within {seconds} s")
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_the_server_stops_with_run_py(how):
+    import os
+    import signal
+
+    port = free_port()
+    parent = subprocess.Popen([sys.executable, str(REPO / "run.py"), "app", "--port", str(port), "--host", "0.0.0.0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_serving(f"http://127.0.0.1:{port}/")
+        os.kill(parent.pid, getattr(signal, how))
+        _, err = parent.communicate(timeout=30)
+        assert "the app has no authentication" in err.splitlines()[0]
+        deadline = time.time() + 20
+        while time.time() < deadline and not _port_closed(port):
+            time.sleep(0.3)
+        assert _port_closed(port), "the solara server outlived run.py"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
