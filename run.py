@@ -29,12 +29,16 @@ REPO = Path(__file__).resolve().parent
 DEFAULT_SCENARIO = "baseline"
 
 EPILOG = """\
-output (results/<scenario name>/, replaced whole only when every file is written):
-  manifest.json       the scenario file, parameters, seeds, start and end, git commit, package versions
+output (results/<scenario name>/ or --out DIR, replaced whole only when every file is written):
+  manifest.json       who wrote it and what it holds, the run's full definition (scenario file, runs, seed, chunk
+                      size, dates, engine, parameters, data checksums), git commit, package versions, and the
+                      SHA-256 of each table (checked before a stored result is reused or plotted)
   fall_days.parquet   one row per run and province: run_id, seed, province, fell_on (null = held), fall_how
   metrics.json        every score of the comparison with the observed record, and the null models
   held.png            capitals held over time: ensemble median and bands against the observed steps
 
+--out must be a new or empty folder, or one this command wrote before (--force: one of another kind this project
+wrote); a folder with anything else in it is never touched. One writer per folder at a time.
 Scenario files and their event kinds: scenarios/README.md. The model: docs/ODD.md. The data: data/README.md.
 """
 
@@ -350,7 +354,7 @@ def cmd_run(args) -> int:
     from sim import budget, folders
     from sim.ensemble import observed_fall_days
     from sim.experiment import run_scenario, with_overrides
-    from sim.metrics import score_ensemble
+    from sim.metrics import HeldBands, score_ensemble
     from sim.plots import held_over_time
     from sim.report import capital_table, district_table, fmt_seconds, metrics_table
     from sim.scenario import load_scenario
@@ -369,13 +373,14 @@ def cmd_run(args) -> int:
         folders.check_target(out, "run", args.force)
         _announce(note, args)
         t0 = time.perf_counter()
-        result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet)
+        result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet, daily=False)
         t_run = time.perf_counter() - t0
         scorecard = score_ensemble(result, world)
         title = (f"Capitals held, {scenario.name}: {result.n_runs:,} runs ({args.engine}), "
                  f"{scenario.start:%d %b} - {scenario.end:%d %b %Y}")
-        fig, _ = held_over_time(result.held_count, result.start_day, observed_fall_days(world), world.n_provinces,
-                                title)
+        held = result.held_count if result.held_count is not None else \
+            HeldBands.from_fall_days(result.fall_day, result.start_day, result.end_day)
+        fig, _ = held_over_time(held, result.start_day, observed_fall_days(world), world.n_provinces, title)
         definition = run_definition(scenario, result.n_runs, scenario.seed, result.chunk_size, args.engine, world)
         with folders.new_folder(out) as tmp:
             write_run(tmp, scenario.name, result, world, scorecard, figures={"held.png": fig},

@@ -93,7 +93,7 @@ def run_trial(task) -> dict:
     world = world_for(rest[0] if rest else None)
     params = scenario.params.replace(**values)
     r = run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
-                     interventions=scenario.events, initial=scenario.initial)
+                     interventions=scenario.events, initial=scenario.initial, daily=False)
     terms = loss_terms(r, world, Target(np.asarray(fit, bool), district_until))
     return {"terms": terms, "loss": total_loss(terms)}
 
@@ -328,7 +328,7 @@ def abc_figure(names, samples: np.ndarray, accepted: np.ndarray, title: str):
 
 def _run(scenario: Scenario, params: Params, replicates: int, seed: int, world: World):
     return run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
-                        interventions=scenario.events, initial=scenario.initial)
+                        interventions=scenario.events, initial=scenario.initial, daily=False)
 
 
 def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int, trials: int, replicates: int,

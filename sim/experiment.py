@@ -28,8 +28,9 @@ def with_overrides(scenario: Scenario, runs: int | None = None, seed: int | None
 
 
 def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chunk_size: int | None = None,
-                 progress: bool = False) -> EnsembleResult:
-    """All replicates of a scenario; the same seed gives the same result whatever the engine's batching."""
+                 progress: bool = False, daily: bool = True) -> EnsembleResult:
+    """All replicates of a scenario; the same seed gives the same result whatever the engine's batching.
+    daily=False keeps memory flat in the number of runs (no daily held counts; see run_ensemble)."""
     if engine == "mesa":
         from .model import run_models
 
@@ -37,4 +38,4 @@ def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chu
                           progress, scenario.events, scenario.initial)
     return run_ensemble(scenario.params, scenario.replicates, scenario.seed, scenario.start, scenario.end, world,
                         chunk_size=chunk_size or DEFAULT_CHUNK, progress=progress, interventions=scenario.events,
-                        initial=scenario.initial)
+                        initial=scenario.initial, daily=daily)

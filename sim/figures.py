@@ -20,7 +20,8 @@ import numpy as np
 
 from . import folders, plots, store
 from .compare import HELD_ON, outcomes
-from .metrics import censored, observed, run_metrics, seeded_capitals
+from .metrics import HeldBands, observed, per_run_metrics, seeded_capitals
+from .rules import NOT_FALLEN
 from .report import METRIC_LABELS, fmt_day
 from .seeding import observed_fall_days
 from .world import World, day_index
@@ -78,13 +79,6 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def held_counts(fall_day: np.ndarray, start_day: int, end_day: int) -> np.ndarray:
-    """(n, days) capitals held at the end of each day, from the stored fall days alone."""
-    days = np.arange(start_day, end_day + 1)
-    fell = np.where(fall_day < 0, end_day + 1, fall_day)
-    return (fell[:, :, None] > days[None, None, :]).sum(axis=1)
-
-
 def plot_run(folder: Path, world: World) -> list[Path]:
     meta, result = store.load_run(folder, world)  # checked: ours, checksums, every row in place
     card = _read_json(folder / "metrics.json", ("capitals", "per_run", "nulls", "ensemble"))
@@ -92,18 +86,21 @@ def plot_run(folder: Path, world: World) -> list[Path]:
     what = f"{name}: {result.n_runs:,} runs, {meta['start']} to {meta['end']}"
     obs_all = observed_fall_days(world)
     obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
-    days = censored(result.fall_day, result.end_day)
+    # Censored fall days as small integers, and statistics column by column: a million runs fit in memory.
+    days = np.where(result.fall_day == NOT_FALLEN, result.end_day + 1, result.fall_day).astype(np.int16)
+    column = lambda i, fn: np.array([fn(days[:, j]) for j in i])  # noqa: E731
     paths = []
 
     tol = np.array([p.tolerance_days for p in world.record.provinces])
     obs_censored = np.where(obs_all < 0, result.end_day + 1, obs_all)
     idx = obs.index
     fig, _ = plots.fall_day_distributions([f"{world.record.provinces[i].capital.split(' (')[0]} ({world.names[i]})"
-                                           for i in idx], days[:, idx], obs_censored[idx], tol[idx],
-                                          result.end_day, f"When each capital fell: {what}")
+                                           for i in idx], None, obs_censored[idx], tol[idx],
+                                          result.end_day, f"When each capital fell: {what}",
+                                          quantiles=column(idx, lambda x: np.percentile(x, [10, 25, 50, 75, 90])).T)
     paths += _save(fig, folder, "fall_days")
 
-    held = held_counts(result.fall_day, result.start_day, result.end_day)
+    held = HeldBands.from_fall_days(result.fall_day, result.start_day, result.end_day)
     fig, _ = plots.held_over_time(held, result.start_day, obs_all, world.n_provinces, f"Capitals held: {what}")
     paths += _save(fig, folder, "held")
 
@@ -112,15 +109,16 @@ def plot_run(folder: Path, world: World) -> list[Path]:
     edges = list(zip(world.edge_a.tolist(), world.edge_b.tolist()))
     rank = (np.argsort(np.argsort(obs_censored, kind="stable"), kind="stable") + 1)
     names = [p.capital.split(" (")[0] for p in world.record.provinces]
-    fig, _ = plots.collapse_map(lon, lat, names, edges, np.median(days, axis=0), rank,
+    every = range(world.n_provinces)
+    fig, _ = plots.collapse_map(lon, lat, names, edges, column(every, np.median), rank,
                                 f"Median simulated fall date: {what}", "median simulated fall date (2021)")
     paths += _save(fig, folder, "map_median")
-    fig, _ = plots.collapse_map(lon, lat, names, edges, (days <= BRIER_DAY).mean(axis=0), rank,
+    fig, _ = plots.collapse_map(lon, lat, names, edges, column(every, lambda x: np.mean(x <= BRIER_DAY)), rank,
                                 f"Chance of having fallen by 15 August: {what}", "P(fallen by 15 Aug)",
                                 as_dates=False, vmin=0, vmax=1)
     paths += _save(fig, folder, "map_p15")
 
-    per_run = run_metrics(days[:, idx], obs)
+    per_run = per_run_metrics(result, obs)
     labels = {k: v[0] for k, v in METRIC_LABELS.items() if k in ("tau_b", "mae_days", "kabul_error_days")}
     fig, _ = plots.metric_distributions(per_run, card["nulls"], labels, f"Fit per run, against the null models: {what}")
     paths += _save(fig, folder, "metrics")

@@ -123,7 +123,7 @@ def check_target(target: Path, kind: str, force: bool = False, what: str = "--ou
 
     Allowed: an absent path, an empty folder, or a folder of ours of the same kind (another kind with force),
     which holds nothing but what this project writes there."""
-    target = Path(target)
+    target = _named(target)
     if os.path.islink(target):
         raise FolderError(f"{what} {target}: is a symbolic link; give the folder itself. Nothing was changed")
     if not os.path.lexists(target):
@@ -173,6 +173,15 @@ def clear_folder(folder: Path) -> None:
 # ------------------------------------------------------------------------------------------------- the lock
 
 
+def _named(target: Path) -> Path:
+    """The absolute path of a results folder, refusing the file system's root (which has no name)."""
+    target = Path(os.path.abspath(target))
+    if not target.name:
+        raise FolderError(f"--out {target}: the root folder cannot be a results folder; give a folder inside it")
+    return target
+
+
+
 def _describe_holder(text: str) -> str:
     try:
         info = json.loads(text)
@@ -188,7 +197,7 @@ _HELD: set[str] = set()  # lock files this process holds
 def writer_lock(target: Path, command: str | None = None):
     """Hold the exclusive writer's lock of `target` (a results folder) for the duration; refuse at once if
     another process holds it. Stale temporaries of the target are removed once the lock is held."""
-    target = Path(target)
+    target = _named(target)
     created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     import fcntl

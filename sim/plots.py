@@ -71,14 +71,15 @@ def held_over_time(held, start_day: int, observed_days: np.ndarray, n_capitals: 
     return fig, ax
 
 
-def fall_day_distributions(names: list[str], sim_days: np.ndarray, observed_days: np.ndarray,
-                           tolerance: np.ndarray, end_day: int, title: str):
+def fall_day_distributions(names: list[str], sim_days: np.ndarray | None, observed_days: np.ndarray,
+                           tolerance: np.ndarray, end_day: int, title: str, quantiles: np.ndarray | None = None):
     """One row per capital, ordered by observed date: simulated 10-90 % and 25-75 % ranges, median, and the
-    observed date (with its +-1 day band where the record is uncertain). sim_days: (n_runs, k), censored."""
+    observed date (with its +-1 day band where the record is uncertain). sim_days: (n_runs, k), censored; or
+    quantiles: (5, k), the 10, 25, 50, 75 and 90th percentiles already computed."""
     order = np.argsort(observed_days, kind="stable")[::-1]  # first to fall at the top
     k = len(order)
     fig, ax = plt.subplots(figsize=(9, 0.28 * k + 1.6))
-    q = np.percentile(sim_days, [10, 25, 50, 75, 90], axis=0)
+    q = quantiles if quantiles is not None else np.percentile(sim_days, [10, 25, 50, 75, 90], axis=0)
     y = np.arange(k)
     to_num = lambda d: mdates.date2num(_dates(d))  # noqa: E731
     for row, i in enumerate(order):

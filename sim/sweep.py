@@ -205,7 +205,7 @@ def run_point(task: tuple) -> dict:
     world = world_for(rest[0] if rest else None)
     params = scenario.params.replace(**values)
     r = run_ensemble(params, replicates, point_seed, scenario.start, scenario.end, world,
-                     interventions=scenario.events, initial=scenario.initial)
+                     interventions=scenario.events, initial=scenario.initial, daily=False)
     obs = observed(world, r.start_day, r.end_day, seeded_capitals(r))
     days = censored(r.fall_day, r.end_day)
     metrics = run_metrics(days[:, obs.index], obs)

@@ -32,13 +32,15 @@ def test_plot_reads_only_stored_results(stored, monkeypatch, world):
     monkeypatch.setattr(sim.ensemble, "run_ensemble", forbidden)
     monkeypatch.setattr(sim.ensemble, "run_chunk", forbidden)
     monkeypatch.setattr(sim.model.TerritoryModel, "__init__", forbidden)
-    names = {p.name for p in plot_folder(stored / "baseline", world)}
+    paths, note = plot_folder(stored / "baseline", world)
+    names = {p.name for p in paths}
+    assert note == ""
     for stem in ("fall_days", "held", "map_median", "map_p15", "metrics"):
         assert f"{stem}.png" in names and f"{stem}.svg" in names
     assert "report.html" in names
     page = (stored / "baseline" / "report.html").read_text()
     assert "data:image/png;base64," in page and "hops from Kabul" in page and "Zaranj" in page
-    sweep = {p.name for p in plot_folder(stored / "sweep", world)}
+    sweep = {p.name for p in plot_folder(stored / "sweep", world)[0]}
     assert "sweep_response.png" in sweep and any(n.startswith("sweep_heatmap_") for n in sweep)
     cmp = {p.name for p in plot_comparison([stored / "baseline", stored / "no-cascade"], stored / "cmp", world)}
     assert {"comparison.png", "comparison.svg", "report.html"} <= cmp
@@ -52,4 +54,5 @@ def test_plot_command_and_a_wrong_folder(stored, tmp_path):
     assert r.returncode == 2 and "no such results folder" in r.stderr
     (tmp_path / "empty").mkdir()
     r = run_cli("plot", str(tmp_path / "empty"))
-    assert r.returncode == 2 and "holds no complete run results" in r.stderr
+    assert r.returncode == 2 and "not a results folder of this project" in r.stderr
+    assert list((tmp_path / "empty").iterdir()) == []
