@@ -774,17 +774,40 @@ def cmd_bench(args) -> int:
         # Pin BLAS/OpenMP to one thread before numpy loads: re-run this command in a child with that set.
         child = subprocess.run([sys.executable, *sys.argv], env={**os.environ, **ONE_THREAD})
         return child.returncode
+    from sim import folders
     from sim.bench import format_table, run_benchmark
     from sim.store import write_json
+
+    if args.json is not None:
+        _check_own_file(args.json, "bench")
 
     sizes = dict(mesa_models=10, memory_runs=10_000, mesa_memory_models=200) if args.quick else {}
     result = run_benchmark(repeats=args.repeats, progress=lambda msg: print(msg, file=sys.stderr), **sizes)
     print(format_table(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        write_json(args.json, result)
+        write_json(args.json, {"written_by": folders.OWNER, "kind": "bench", **result})
         print(f"\nfigures written to {args.json}")
     return 0
+
+
+def _check_own_file(path: Path, kind: str) -> None:
+    """A file an option names is replaced only if this project wrote it (a JSON of the same kind)."""
+    import json
+
+    from sim import folders
+
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UserError(f"--json {path}: not a plain file; it is left untouched")
+    if path.exists():
+        try:
+            ours = json.loads(path.read_text(encoding="utf-8"))
+            ours = isinstance(ours, dict) and ours.get("written_by") == folders.OWNER and ours.get("kind") == kind
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            raise UserError(f"--json {path}: exists and was not written by `run.py {kind}`; it is left untouched. "
+                            "Give a new file name")
 
 
 def cmd_params(args) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import folders
@@ -216,7 +217,8 @@ def load_run(folder: Path, world: World) -> tuple[dict, EnsembleResult]:
         fall_day = np.empty((n, n_p), np.int16)
         fall_how = np.empty((n, n_p), np.int8)
         run_seed = np.empty(n, np.int64)
-        codes = {name: code for code, name in FALL_HOW_NAMES.items()}
+        how_names = pa.array(list(FALL_HOW_NAMES.values()), type=pa.string())
+        how_codes = np.array(list(FALL_HOW_NAMES), np.int8)
         names = pa.array(world.names, type=pa.string())
         row = 0
         for batch in pf.iter_batches(batch_size=n_p * ROWS_PER_GROUP_RUNS):
@@ -237,11 +239,10 @@ def load_run(folder: Path, world: World) -> tuple[dict, EnsembleResult]:
             fell = batch.column("fell_on").cast(pa.int32())
             days = np.asarray(fell.fill_null(_EPOCH + NOT_FALLEN).to_numpy(zero_copy_only=False)) - _EPOCH
             fall_day[runs] = days.reshape(k, n_p)
-            how = batch.column("fall_how").to_pylist()
-            try:
-                fall_how[runs] = np.array([codes[h] for h in how], np.int8).reshape(k, n_p)
-            except KeyError as exc:
-                raise ResultProblem(f"{path}: unknown fall_how {exc}") from None
+            how = pc.index_in(batch.column("fall_how"), value_set=how_names)
+            if how.null_count:
+                raise ResultProblem(f"{path}: a fall_how is not one of {how_names.to_pylist()}")
+            fall_how[runs] = how_codes[how.to_numpy()].reshape(k, n_p)
             row += batch.num_rows
     except (OSError, pa.ArrowException) as exc:
         raise ResultProblem(f"{path}: cannot be read ({exc})") from None

@@ -472,3 +472,17 @@ def test_one_rule_for_seeds_and_run_counts_everywhere():
     from sim import scenario
 
     assert run.MAX_SEED == scenario.MAX_SEED and run.MAX_RUNS == scenario.MAX_REPLICATES
+
+
+def test_a_calibration_that_cannot_write_its_study_says_so_in_one_line(tmp_path):
+    r = cli("calibrate", "baseline", "--trials", "3", "--replicates", "5", "--cv", "0", "--workers", "1",
+            "--out", tmp_path / "cal", "--quiet", limit_bytes=30_000)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"error: cannot write the calibration study {tmp_path / 'cal' / 'study.db'}: ")
+
+
+def test_bench_json_never_replaces_a_file_it_did_not_write(tmp_path):
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"my": "numbers"}')
+    one_line_error(cli("bench", "--quick", "--json", mine), "exists and was not written by `run.py bench`")
+    assert mine.read_text() == '{"my": "numbers"}'
