@@ -55,7 +55,7 @@ def held_over_time(held, start_day: int, observed_days: np.ndarray, n_capitals: 
                             label="simulated 50 % band")
         ax.step(dates, q[2], where="post", color="tab:blue", lw=2,
                 label="simulated median" if bands.n_runs > 1 else "this run")
-    ax.step(obs_dates, obs_held, where="post", color="black", lw=2, ls="--", label="observed (capitals.csv)")
+    ax.step(obs_dates, obs_held, where="post", color="black", lw=2, ls="--", label="observed (data/provinces.csv)")
     if zoom_from is not None and obs_dates[0] < zoom_from:
         ax.set_xlim(zoom_from, obs_dates[-1] + dt.timedelta(days=1))
     else:
