@@ -62,11 +62,22 @@ MAX_RUNS = 10_000_000  # as a scenario file's replicates (sim/scenario.py MAX_RE
 MAX_SEED = 2**63 - 1  # one rule for every seed, on the command line and in files (sim/scenario.py MAX_SEED)
 
 
-def positive_int(text: str, most: int = MAX_RUNS) -> int:
+def _whole(text: str) -> int:
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+
+
+def positive_int(text: str, most: int = MAX_RUNS) -> int:
+    v = _whole(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
     if v > most:
@@ -76,45 +87,32 @@ def positive_int(text: str, most: int = MAX_RUNS) -> int:
 
 def count(text: str) -> int:
     """A whole number >= 0 (0 switches the option off)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    v = _whole(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
     return 0 if v == 0 else positive_int(text)
 
 
 def seed_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    v = _whole(text)
     if not 0 <= v <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2^63 - 1 ({MAX_SEED}), got {v}")
     return v
 
 
 def port_int(text: str) -> int:
-    v = positive_int(text, 65535)
-    return v
+    return positive_int(text, 65535)
 
 
 def seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    v = _number(text)
     if not (0 <= v <= 3600):  # also refuses nan and inf
         raise argparse.ArgumentTypeError(f"allowed 0 to 3600 seconds, got {text}")
     return v
 
 
 def share(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    v = _number(text)
     if not (0 < v < 1):
         raise argparse.ArgumentTypeError(f"allowed strictly between 0 and 1, got {text}")
     return v
@@ -134,6 +132,7 @@ FLAG_OPTIONS = ("--quiet", "--force", "--yes")
 
 
 def hoist_options(argv: list[str], commands) -> list[str]:
+    """`--runs 5 compare A B` -> `compare A B --runs 5`; anything else is left as it is for argparse."""
     i = 0
     while i < len(argv):
         token = argv[i]
@@ -150,10 +149,10 @@ def hoist_options(argv: list[str], commands) -> list[str]:
     return argv
 
 
-def add_safety_options(p: argparse.ArgumentParser, on_subcommand: bool = False, what: str = "results") -> None:
+def add_safety_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> None:
     default = argparse.SUPPRESS if on_subcommand else False
     p.add_argument("--force", action="store_true", default=default,
-                   help=f"replace {what} of another kind in --out (never a folder this project did not write)")
+                   help="replace results of another kind in --out (never a folder this project did not write)")
     p.add_argument("--yes", action="store_true", default=default,
                    help="start a job estimated to take more than an hour without asking")
 

@@ -38,15 +38,7 @@ def test_app_renders_the_map_offline(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(url, timeout=5).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the app did not start within 120 s")
+        _wait_serving(url)
         shot = tmp_path / "app.png"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[

@@ -17,20 +17,9 @@ import pytest
 from conftest import REPO
 from sim import folders, store
 
-SMALL_SWEEP = """
-name = "{name}"
-description = "A small test sweep."
-scenario = "baseline"
-replicates = {replicates}
-seed = 5
-[design]
-method = "lhs"
-points = {points}
-seed = 3
-[design.bounds]
-target_north_weight = [0.0, 2.0]
-cascade_neighbour = [0.03, 0.15]
-"""
+from test_sweep import SMALL
+
+SMALL_SWEEP = SMALL.replace('name = "small"', 'name = "{name}"')
 
 
 def cli(*args, cwd=None, limit_bytes=None, timeout=300):
