@@ -18,6 +18,7 @@ import datetime as dt
 import itertools
 import math
 import uuid
+import warnings
 import time
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ def _points_from_design(c: Checker, design: dict, spec: dict, replicates: int
     if method == "lhs":
         unit = qmc.LatinHypercube(d=d, seed=seed).random(n)
     elif method == "sobol":
-        unit = qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
+        with warnings.catch_warnings():  # scipy's multi-line warning; the README says to use a power of 2
+            warnings.simplefilter("ignore", UserWarning)
+            unit = qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
     else:
         axis = np.linspace(0.0, 1.0, per_axis)
         unit = np.array(list(itertools.product(axis, repeat=d)))
