@@ -116,8 +116,8 @@ def analyse(out: Path, method: str, prob: dict, x: np.ndarray, seed: int):
         if method == "sobol":
             from SALib.analyze import sobol
 
-            with warnings.catch_warnings():  # tiny samples give NaN intervals, shown as such
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with warnings.catch_warnings():  # tiny or partly constant samples give NaN, shown as such
+                warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
                 res = sobol.analyze(prob, y, calc_second_order=False, seed=seed)
             for k, name in enumerate(prob["names"]):
                 rows.append({"output": output, "parameter": name, "S1": res["S1"][k], "S1_conf": res["S1_conf"][k],
@@ -126,7 +126,7 @@ def analyse(out: Path, method: str, prob: dict, x: np.ndarray, seed: int):
             from SALib.analyze import morris
 
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
                 res = morris.analyze(prob, x, y, num_levels=4, seed=seed)
             for k, name in enumerate(prob["names"]):
                 rows.append({"output": output, "parameter": name, "mu_star": res["mu_star"][k],
