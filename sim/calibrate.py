@@ -28,6 +28,7 @@ from .ensemble import run_ensemble
 from .metrics import censored, crps_with_tolerance, kendall_tau_b, null_models, observed, seeded_capitals
 from .params import Params
 from .scenario import Scenario
+from .rules import NOT_FALLEN
 from .seeding import DEFAULT_DISTRICT_TOTAL, observed_fall_days
 from .world import World, day_index, world_for
 
@@ -38,22 +39,34 @@ CALIBRATED = ("target_north_weight", "target_crossing_weight", "target_east_weig
               "siege_morale_rate", "isolation_morale_rate", "withdrawal_morale_drop", "surrender_threshold",
               "surrender_rate", "cascade_national", "cascade_neighbour", "siege_threshold",
               "held_capital_control_cap", "campaign_gate_progress")
-SCALES = {"crps": 2.0, "order": 0.1, "kabul": 2.0, "districts": 0.05}
+SCALES = {"crps": 2.0, "order": 0.1, "kabul": 2.0, "districts": 0.05, "held": 0.1}
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a loss is computed on: the fitted capitals (mask over provinces) and the district dates used."""
+    """What a loss is computed on: the fitted capitals (mask over provinces), the district dates used, and the day
+    through which the capitals not fitted were known to hold (None: nothing known of them)."""
 
     fit: np.ndarray  # (P,) bool
     district_until: dt.date | None  # use LWJ figures dated before this (None: all)
+    held_through: int | None = None  # day index: the others were still held at its end
+    exclude: tuple[int, ...] = ()  # capitals left out of the loss altogether (a cross-validation fold)
+
+    def without(self, capitals) -> "Target":
+        """The same target with some capitals left out entirely: neither fitted nor counted as held."""
+        fit = self.fit.copy()
+        fit[capitals] = False
+        return Target(fit, self.district_until, self.held_through,
+                      tuple(sorted(set(self.exclude) | {int(i) for i in capitals})))
 
 
 def target_until(world: World, fit_until: dt.date | None) -> Target:
+    """What was known at the end of `fit_until`: the falls on or before it, the LWJ figures dated before it, and
+    that every other capital still held. None: the whole record."""
     obs = observed_fall_days(world)
     if fit_until is None:
         return Target(np.ones(world.n_provinces, bool), None)
-    return Target((obs >= 0) & (obs <= day_index(fit_until)), fit_until)
+    return Target((obs >= 0) & (obs <= day_index(fit_until)), fit_until, day_index(fit_until))
 
 
 def loss_terms(result, world: World, target: Target) -> dict[str, float]:
@@ -80,6 +93,13 @@ def loss_terms(result, world: World, target: Target) -> dict[str, float]:
             errors.append(abs(result.district_share_on(d).mean() - o.taliban / (o.total or DEFAULT_DISTRICT_TOTAL)))
     if errors:
         terms["districts"] = float(np.mean(errors))
+    if target.held_through is not None:
+        # Known by the cutoff: the capitals that had not fallen still held. A run that makes them fall earlier
+        # contradicts it; the term is the mean chance of such a fall.
+        early = [i for i in obs.index if not target.fit[i] and i not in target.exclude]
+        if early:
+            fd = result.fall_day[:, early]
+            terms["held"] = float(np.mean((fd != NOT_FALLEN) & (fd <= target.held_through)))
     return terms
 
 
@@ -88,13 +108,13 @@ def total_loss(terms: dict[str, float]) -> float:
 
 
 def run_trial(task) -> dict:
-    """One trial in a worker: (values, scenario, replicates, seed, fit mask, district date[, data dir]) -> loss."""
-    values, scenario, replicates, seed, fit, district_until, *rest = task
+    """One trial in a worker: (values, scenario, replicates, seed, target[, data dir]) -> loss terms and loss."""
+    values, scenario, replicates, seed, target, *rest = task
     world = world_for(rest[0] if rest else None)
     params = scenario.params.replace(**values)
     r = run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
                      interventions=scenario.events, initial=scenario.initial, daily=False)
-    terms = loss_terms(r, world, Target(np.asarray(fit, bool), district_until))
+    terms = loss_terms(r, world, target)
     return {"terms": terms, "loss": total_loss(terms)}
 
 
@@ -152,6 +172,20 @@ def prepare_folder(out: Path, scenario: Scenario, fit_until, replicates: int, se
                                              "scenario": scenario.name, "definition": wanted})
 
 
+PRIOR_SAMPLES = 24  # Latin-hypercube points over the bounds that open every study (fixed, so a resume is the same)
+
+
+def prior_sample(names, n: int, seed: int) -> list[dict]:
+    """n points of a Latin hypercube over the Params bounds of `names` (the uniform prior), seeded."""
+    from scipy.stats import qmc
+
+    spec = Params.spec()
+    lo = np.array([spec[k]["lo"] for k in names], float)
+    hi = np.array([spec[k]["hi"] for k in names], float)
+    x = qmc.scale(qmc.LatinHypercube(d=len(names), seed=np.random.default_rng(seed)).random(n), lo, hi)
+    return [dict(zip(names, map(float, row))) for row in x]
+
+
 def completed_trials(study) -> int:
     import optuna
 
@@ -185,12 +219,14 @@ def _calibrate(scenario, out, executor, n_trials, replicates, seed, target, name
     import optuna
 
     storage = f"sqlite:///{out / 'study.db'}"
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed(seed), n_startup_trials=PRIOR_SAMPLES)
     study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=sampler_seed(seed)))
+                                sampler=sampler)
     spec = Params.spec()
     if not study.trials:
-        # Start from the base scenario's own values, so the search can only improve on them.
-        study.enqueue_trial({n: getattr(scenario.params, n) for n in names})
+        # Start from the prior, not from a tuned default: a Latin hypercube over the bounds, then TPE.
+        for row in prior_sample(names, PRIOR_SAMPLES, seed):
+            study.enqueue_trial(row)
     # Trials asked but never told (an interrupted run) are marked failed, so they are not counted twice.
     for t in study.trials:
         if t.state == optuna.trial.TrialState.RUNNING:
@@ -208,8 +244,7 @@ def _calibrate(scenario, out, executor, n_trials, replicates, seed, target, name
         futures = []
         for t in trials:
             values = {n: t.suggest_float(n, spec[n]["lo"], spec[n]["hi"]) for n in names}
-            futures.append(executor.submit(run_trial, (values, scenario, replicates, seed, target.fit.tolist(),
-                                                       target.district_until, data_dir)))
+            futures.append(executor.submit(run_trial, (values, scenario, replicates, seed, target, data_dir)))
         told = 0
         for t, f in zip(trials, futures):  # told in the order asked: independent of which worker finished first
             try:
@@ -281,14 +316,9 @@ def abc_rejection(scenario: Scenario, executor, n_samples: int, accept: float, r
     """Approximate Bayesian computation by rejection: n_samples points from the uniform prior over the Params
     bounds (a Latin hypercube), each run as an ensemble on the same seed; the `accept` share with the smallest
     loss (the distance to the record) is the approximate posterior. Returns (samples, losses, accepted mask)."""
-    from scipy.stats import qmc
-
-    spec = Params.spec()
-    lo = np.array([spec[n]["lo"] for n in names], float)
-    hi = np.array([spec[n]["hi"] for n in names], float)
-    x = qmc.scale(qmc.LatinHypercube(d=len(names), seed=seed).random(n_samples), lo, hi)
-    futures = [executor.submit(run_trial, (dict(zip(names, map(float, row))), scenario, replicates, seed,
-                                           target.fit.tolist(), target.district_until, data_dir)) for row in x]
+    points = prior_sample(names, n_samples, seed)
+    x = np.array([[p[n] for n in names] for p in points])
+    futures = [executor.submit(run_trial, (p, scenario, replicates, seed, target, data_dir)) for p in points]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -331,25 +361,40 @@ def _run(scenario: Scenario, params: Params, replicates: int, seed: int, world: 
                         interventions=scenario.events, initial=scenario.initial, daily=False)
 
 
+def folds_by_fall_date(world: World, capitals: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """k folds over `capitals` (indices), stratified by observed fall date: sorted by date (a seeded shuffle breaks
+    ties; capitals still held come last) and dealt out in turn, so every fold spans the whole campaign."""
+    obs = observed_fall_days(world).astype(float)
+    day = np.where(obs < 0, np.inf, obs)[capitals]
+    shuffle = np.random.default_rng(seed).permutation(len(capitals))
+    order = capitals[shuffle][np.argsort(day[shuffle], kind="stable")]
+    return [order[f::k] for f in range(k)]
+
+
 def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int, trials: int, replicates: int,
-                   seed: int, batch: int, progress: bool, data_dir: str | None = None) -> dict:
-    """k folds over the capitals: calibrate on the others, predict the fold's median fall days; the out-of-fold
-    tau-b over every capital the run scores."""
+                   seed: int, batch: int, progress: bool, data_dir: str | None = None,
+                   target: Target | None = None) -> dict:
+    """k folds over the fitted capitals (all 34 without a cut-off), stratified by fall date: calibrate on what
+    was known less the fold (its capitals neither fitted nor counted as held), predict the fold's median fall
+    days; the out-of-fold tau-b over the fitted capitals, beside the same figure in sample."""
     from .metrics import censored
 
-    rng = np.random.default_rng(seed)
-    folds = np.array_split(rng.permutation(world.n_provinces), k)
+    target = target or Target(np.ones(world.n_provinces, bool), None)
+    fitted = np.flatnonzero(target.fit)
+    if not 2 <= k <= len(fitted):
+        raise ValueError(f"{k} folds over {len(fitted)} fitted capitals")
     medians = np.zeros(world.n_provinces)
-    for f, fold in enumerate(folds):
-        fit = np.ones(world.n_provinces, bool)
-        fit[fold] = False
-        study = calibrate(scenario, world, out, executor, trials, replicates, seed, Target(fit, None), batch=batch,
-                          progress=progress, study_name=f"cv-{k}-fold-{f}", data_dir=data_dir)
+    for f, fold in enumerate(folds_by_fall_date(world, fitted, k, seed)):
+        name = f"cv-{k}-fold-{f}"
+        study = calibrate(scenario, world, out, executor, trials, replicates, seed, target.without(fold),
+                          batch=batch, progress=progress, study_name=name, data_dir=data_dir)
         r = _run(scenario, scenario.params.replace(**study.best_params), replicates, seed, world)
         medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
     obs = observed(world, day_index(scenario.start), day_index(scenario.end))
-    return {"folds": k, "trials_per_fold": trials,
-            "out_of_fold_tau_b_median_dates": float(kendall_tau_b(medians[obs.index][None, :], obs.day)[0])}
+    keep = target.fit[obs.index]
+    return {"folds": k, "trials_per_fold": trials, "capitals": int(keep.sum()),
+            "out_of_fold_tau_b_median_dates": float(kendall_tau_b(medians[obs.index][keep][None, :],
+                                                                  obs.day[keep])[0])}
 
 
 def fresh_seed_scores(scenario: Scenario, world: World, best: dict, replicates: int, seed: int, target: Target,

@@ -1,6 +1,7 @@
 """Sweeps: fixed ids and seeds, the same results on any executor (Dask included), resumable after SIGKILL,
 failing points recorded, strict sweep files."""
 
+import datetime as dt
 import json
 import os
 import signal
@@ -182,7 +183,7 @@ def test_abc_rejection_keeps_the_closest_share(tmp_path):
     assert len(t) == 20 and t["accepted"].sum() == 4
     assert t.loc[t["accepted"], "loss"].max() <= t.loc[~t["accepted"], "loss"].min()
     assert (out / "abc.png").exists() and "ABC: 4 of 20 prior samples accepted" in r.stdout
-    assert "cross-validation (2 folds over capitals" in r.stdout
+    assert "cross-validation (2 folds over the 34 fitted capitals" in r.stdout
     r = subprocess.run([sys.executable, str(REPO / "run.py"), "plot", str(out)], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
@@ -293,3 +294,31 @@ def test_sensitivity_point_count_is_salibs(world):
     base = load_scenario("baseline", world)
     assert len(build_sweep(base, "sobol", 8, 10, 1, ["rural_rate", "surrender_rate"])[0].points) == 8 * (2 + 2)
     assert len(build_sweep(base, "morris", 5, 10, 1, ["rural_rate", "surrender_rate"])[0].points) == 5 * (2 + 1)
+
+
+def test_a_calibration_starts_from_the_prior_and_cross_validates_inside_the_fitted_set(tmp_path, world):
+    """No tuned default is enqueued: the first trials are a Latin hypercube over the bounds; with a cut-off the
+    folds lie inside the fitted capitals, and what was known held by the cut-off enters the loss."""
+    import optuna
+
+    from sim import calibrate as cal
+    from sim.params import Params
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario("baseline", world)
+    target = cal.target_until(world, dt.date(2021, 8, 12))
+    assert target.fit.sum() == 13 and target.held_through == (dt.date(2021, 8, 12) - dt.date(2021, 5, 1)).days
+    study = cal.calibrate(scenario, world, tmp_path, InlineExecutor(), 3, 10, 7, target, progress=False)
+    first = study.trials[0].params
+    assert first == cal.prior_sample(cal.CALIBRATED, cal.PRIOR_SAMPLES, 7)[0]
+    assert first != {n: getattr(Params(), n) for n in cal.CALIBRATED}
+    assert {"crps", "order", "districts", "held"} <= set(study.best_trial.user_attrs)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 3
+    folds = cal.folds_by_fall_date(world, np.flatnonzero(target.fit), 3, seed=1)
+    assert sorted(np.concatenate(folds).tolist()) == np.flatnonzero(target.fit).tolist()
+    days = cal.observed_fall_days(world)
+    assert all(days[f].min() <= days[np.flatnonzero(target.fit)].min() + 2 for f in folds)  # each spans the campaign
+    cv = cal.cross_validate(scenario, world, tmp_path, InlineExecutor(), 3, 2, 10, 7, 1, False, target=target)
+    assert cv["capitals"] == 13 and -1 <= cv["out_of_fold_tau_b_median_dates"] <= 1
+    held_out = target.without(folds[0])
+    assert not held_out.fit[folds[0]].any() and set(held_out.exclude) == set(folds[0].tolist())
