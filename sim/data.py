@@ -3,6 +3,9 @@
 Every file is read with the stdlib csv module and checked field by field. Any problem raises DataError naming
 the file, the line (1-based, the header is line 1), the field and what was expected, so that an edited-wrong
 data file gives one clear message instead of a traceback deep inside the model.
+
+Every observation carries the day it was first reported, so that `Record.known_on(D)` gives the record as it stood
+on the morning of D: a forecast from D may use only that (data/README.md, "Information cutoff").
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import csv
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -34,6 +37,13 @@ HELD_2001 = ("yes", "partly", "no")
 YES_NO = ("yes", "no")
 REGIONS = ("Capital", "Central Highland", "Eastern", "North Eastern", "Northern", "South Eastern", "Southern", "Western")
 EVENT_CONFIDENCE = ("high", "medium", "low")
+#: events.csv `basis`: a row observed on its day (reported on or after it), or a plan announced before it.
+EVENT_BASIS = ("observed", "planned")
+#: The days the TOLOnews district counts of province_covariates.csv describe (PROVINCES.md section 3).
+DISTRICTS_JUN15 = dt.date(2021, 6, 15)
+DISTRICTS_JUL15 = dt.date(2021, 7, 14)
+#: What a fall not reported by the cutoff shows instead of its source (Record.known_on).
+NOT_REPORTED = "not reported by the cutoff"
 #: The kinds of events.csv. world.py reads the first four; the others document the timeline and are not read.
 EVENT_KINDS = (
     "withdrawal_progress",  # world.py: share of the US withdrawal completed (value 0-1), interpolated day by day
@@ -88,6 +98,9 @@ class Province:
     date_confidence: str  # high | pm1 | low
     fell_how: str
     source: str
+    reported_on: dt.date | None = None  # the fall was first reported on this day (None: no fall)
+    reported_confidence: str = ""
+    reported_source: str = ""
 
     @property
     def tolerance_days(self) -> int:
@@ -119,6 +132,11 @@ class Event:
     description: str
     confidence: str
     source: str
+    basis: str = "observed"  # observed | planned
+    reported_on: dt.date | None = None  # first reported (observed) or announced (planned)
+    planned_end: dt.date | None = None  # the end of the withdrawal an announcement set
+    reported_confidence: str = ""
+    reported_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,11 +151,18 @@ class DistrictObservation:
     date_approx: bool
     confidence: str
     source: str
+    reported_on: dt.date | None = None  # first published (as_of is the day the figure describes)
+    reported_confidence: str = ""
+    reported_source: str = ""
 
 
 @dataclass(frozen=True)
 class Covariates:
-    """Province facts from provinces.csv of the reference record (PROVINCES.md gives the caveats)."""
+    """Province facts from provinces.csv of the reference record (PROVINCES.md gives the caveats).
+
+    The dated observations (district counts, crossing captures, assaults on the capital, the DIA's "surrounded"
+    list) carry their report dates and are None (or no) in a record known before them; the rest are static facts.
+    """
 
     province: str
     region: str
@@ -145,8 +170,8 @@ class Covariates:
     population_imputed: bool
     n_districts: int
     n_districts_csvmap: int
-    districts_taliban_jun15: int  # reported captures: a calibration target / seed, not a 1 May input
-    districts_taliban_jul15: int
+    districts_taliban_jun15: int | None  # reported captures: not a model input; None before they were reported
+    districts_taliban_jul15: int | None
     has_corps_hq: bool
     borders_pakistan: bool
     has_border_crossing: bool
@@ -157,6 +182,11 @@ class Covariates:
     capital_attacked_on: dt.date | None
     held_2001: str  # yes | partly | no
     surrounded_feb_2021: bool
+    districts_taliban_jun15_reported_on: dt.date | None = None
+    districts_taliban_jul15_reported_on: dt.date | None = None
+    first_crossing_reported_on: dt.date | None = None
+    capital_attacked_reported_on: dt.date | None = None
+    surrounded_feb_2021_reported_on: dt.date | None = None
 
     @property
     def is_north(self) -> bool:
@@ -178,6 +208,7 @@ class Record:
     district_series: tuple[DistrictObservation, ...]
     covariates: tuple[Covariates, ...]
     data_dir: str
+    cutoff: dt.date | None = None  # None: the full record; else the record as known on the morning of this day
 
     @cached_property
     def names(self) -> tuple[str, ...]:
@@ -202,6 +233,55 @@ class Record:
 
     def events_of(self, kind: str) -> tuple[Event, ...]:
         return tuple(e for e in self.events if e.kind == kind)
+
+    def known_on(self, on: dt.date) -> Record:
+        """The record as it stood on the morning of `on`: only what had been reported before that day.
+
+        Falls, LWJ figures and dated covariates reported on or after `on` are dropped or take their unknown value
+        (no fall, no figure, None, not surrounded); events keep the rows reported (or, for plans, announced)
+        before `on`, from which world.build_world builds the withdrawal timeline as announced by then. Static
+        facts (names, coordinates, roads, population, districts, corps, borders, 2001 front lines, power brokers)
+        are kept. Scoring uses the full record; only a model's inputs go through this.
+        """
+        if type(on) is not dt.date:
+            raise TypeError(f"known_on takes a datetime.date, not {type(on).__name__}")
+        if self.cutoff is not None and on > self.cutoff:
+            raise ValueError(f"a record as known on {self.cutoff} cannot say what was known on the later {on}")
+
+        def known(day: dt.date | None) -> bool:
+            return day is not None and day < on
+
+        return replace(
+            self,
+            provinces=tuple(p if known(p.reported_on) else _unreported_fall(p) for p in self.provinces),
+            events=tuple(e for e in self.events if known(e.reported_on)),
+            district_series=tuple(o for o in self.district_series if known(o.reported_on)),
+            covariates=tuple(_known_covariates(c, known) for c in self.covariates),
+            cutoff=on,
+        )
+
+
+def _unreported_fall(p: Province) -> Province:
+    """A province whose fall (if any) was not reported yet: held, as far as anyone could say."""
+    return replace(p, fell_on=None, reported_on=None, date_confidence="high", fell_how="unknown", source=NOT_REPORTED,
+                   reported_confidence="", reported_source="")
+
+
+def _known_covariates(c: Covariates, known) -> Covariates:
+    """The dated covariates as known on a cutoff (`known(report day)`); static facts are kept."""
+    def field(value, reported_on, unknown=None):
+        return (value, reported_on) if known(reported_on) else (unknown, None)
+
+    jun, jun_on = field(c.districts_taliban_jun15, c.districts_taliban_jun15_reported_on)
+    jul, jul_on = field(c.districts_taliban_jul15, c.districts_taliban_jul15_reported_on)
+    crossing, crossing_on = field(c.first_crossing_taken_on, c.first_crossing_reported_on)
+    attacked, attacked_on = field(c.capital_attacked_on, c.capital_attacked_reported_on)
+    surrounded, surrounded_on = field(c.surrounded_feb_2021, c.surrounded_feb_2021_reported_on, unknown=False)
+    return replace(c, districts_taliban_jun15=jun, districts_taliban_jun15_reported_on=jun_on,
+                   districts_taliban_jul15=jul, districts_taliban_jul15_reported_on=jul_on,
+                   first_crossing_taken_on=crossing, first_crossing_reported_on=crossing_on,
+                   capital_attacked_on=attacked, capital_attacked_reported_on=attacked_on,
+                   surrounded_feb_2021=surrounded, surrounded_feb_2021_reported_on=surrounded_on)
 
 
 # ----------------------------------------------------------------------------------------------- parsing helpers
@@ -299,29 +379,51 @@ class _Rows:
     def flag(self, line, row, field) -> bool:
         return self.text(line, row, field, allowed=YES_NO) == "yes"
 
+    def reported(self, line, row, field, reports: dt.date | None, what: str, lo=RECORD_FIRST,
+                 hi=RECORD_LAST) -> dt.date | None:
+        """The day an observation was first reported: given exactly where there is one (`reports`, the day it
+        describes, or None for no observation), and never before that day."""
+        d = self.date(line, row, field, lo, hi, required=False)
+        if d is None and reports is not None:
+            self.fail(line, field, f"must not be empty: the day the {what} ({reports}) was first reported")
+        if d is not None and reports is None:
+            self.fail(line, field, f"must be empty: there is no {what} to report")
+        if d is not None and d < reports:
+            self.fail(line, field, f"{d} is before {reports}, the {what} it reports")
+        return d
+
 
 # ----------------------------------------------------------------------------------------------- file loaders
 
 
 def _load_provinces(path: Path) -> tuple[Province, ...]:
-    f = _Rows(path, ("province", "capital", "lat", "lon", "fell_on", "date_confidence", "fell_how", "source"))
+    f = _Rows(path, ("province", "capital", "lat", "lon", "fell_on", "reported_on", "date_confidence", "fell_how",
+                     "source", "reported_confidence", "reported_source"))
     out, seen = [], {}
     for line, r in f.rows:
         name = f.text(line, r, "province")
         if name in seen:
             f.fail(line, "province", f"'{name}' appears twice (first on line {seen[name]})")
         seen[name] = line
+        capital = f.text(line, r, "capital")
+        # Afghanistan lies within 29-39 N, 60-75 E.
+        lat, lon = f.number(line, r, "lat", 29.0, 39.0), f.number(line, r, "lon", 60.0, 75.0)
+        fell_on = f.date(line, r, "fell_on", WINDOW_FIRST, WINDOW_LAST, required=False)
         out.append(
             Province(
                 name=name,
-                capital=f.text(line, r, "capital"),
-                # Afghanistan lies within 29-39 N, 60-75 E.
-                lat=f.number(line, r, "lat", 29.0, 39.0),
-                lon=f.number(line, r, "lon", 60.0, 75.0),
-                fell_on=f.date(line, r, "fell_on", WINDOW_FIRST, WINDOW_LAST, required=False),
+                capital=capital,
+                lat=lat,
+                lon=lon,
+                fell_on=fell_on,
                 date_confidence=f.text(line, r, "date_confidence", DATE_CONFIDENCE),
                 fell_how=f.text(line, r, "fell_how", FELL_HOW),
                 source=f.text(line, r, "source"),
+                reported_on=f.reported(line, r, "reported_on", fell_on, "fall", WINDOW_FIRST, WINDOW_LAST),
+                # Empty where there is no fall to report.
+                reported_confidence=f.text(line, r, "reported_confidence",
+                                           EVENT_CONFIDENCE if fell_on is not None else ("",), required=False),
+                reported_source=f.text(line, r, "reported_source", required=False),
             )
         )
     if len(out) != 34:
@@ -372,7 +474,8 @@ def _load_roads(path: Path, provinces: dict[str, int]) -> tuple[Road, ...]:
 
 
 def _load_events(path: Path) -> tuple[Event, ...]:
-    f = _Rows(path, ("on", "kind", "value", "description", "confidence", "source"))
+    f = _Rows(path, ("on", "kind", "value", "description", "confidence", "source", "basis", "reported_on",
+                     "planned_end", "reported_confidence", "reported_source"))
     out, lines, seen = [], [], {}
     for line, r in f.rows:
         e = Event(
@@ -382,11 +485,23 @@ def _load_events(path: Path) -> tuple[Event, ...]:
             description=f.text(line, r, "description"),
             confidence=f.text(line, r, "confidence", EVENT_CONFIDENCE),
             source=f.text(line, r, "source"),
+            basis=f.text(line, r, "basis", EVENT_BASIS),
+            reported_on=f.date(line, r, "reported_on"),
+            planned_end=f.date(line, r, "planned_end", required=False),
+            reported_confidence=f.text(line, r, "reported_confidence", EVENT_CONFIDENCE),
+            reported_source=f.text(line, r, "reported_source", required=False),
         )
         if (e.kind, e.on) in seen:
             f.fail(line, "on", f"'{e.kind}' on {e.on} appears twice (lines {seen[e.kind, e.on]} and {line}): "
                                "give one row per kind and date")
         seen[e.kind, e.on] = line
+        if e.basis == "observed" and e.reported_on < e.on:
+            f.fail(line, "reported_on", f"{e.reported_on} is before {e.on}: an observed event is reported on or after "
+                                        "its day (a plan announced earlier is basis 'planned')")
+        if e.basis == "planned" and e.reported_on > e.on:
+            f.fail(line, "reported_on", f"{e.reported_on} is after {e.on}: a plan is announced before the day it plans")
+        if e.planned_end is not None and e.planned_end < e.reported_on:
+            f.fail(line, "planned_end", f"{e.planned_end} is before the announcement ({e.reported_on})")
         out.append(e)
         lines.append(line)
     of_kind = {kind: [(ln, e) for ln, e in zip(lines, out) if e.kind == kind] for kind in EVENT_KINDS}
@@ -409,15 +524,25 @@ def _load_events(path: Path) -> tuple[Event, ...]:
     (_, bagram), (ln, end) = of_kind["bagram_handover"][0], of_kind["mission_end"][0]
     if end.on < bagram.on:
         f.fail(ln, "on", f"mission_end ({end.on}) comes before bagram_handover ({bagram.on})")
+    # A run from 1 May follows the plan as announced before it (world.build_world on Record.known_on).
+    if not any(e.planned_end is not None and e.reported_on < WINDOW_FIRST for e in out):
+        raise DataError(path, f"no withdrawal plan (a planned_end) announced before {WINDOW_FIRST}: a run from then "
+                              "follows the plan known on its first morning", field="planned_end")
+    for kind in ("withdrawal_progress", "contractors"):
+        if not any(e.reported_on < WINDOW_FIRST for _, e in of_kind[kind]):
+            raise DataError(path, f"no '{kind}' row reported before {WINDOW_FIRST}: a run from then needs one",
+                            field="reported_on")
     return tuple(out)
 
 
 def _load_district_series(path: Path) -> tuple[DistrictObservation, ...]:
-    f = _Rows(path, ("as_of", "taliban", "contested", "government", "total", "date_approx", "confidence", "source"))
+    f = _Rows(path, ("as_of", "reported_on", "taliban", "contested", "government", "total", "date_approx", "confidence",
+                     "source", "reported_confidence", "reported_source"))
     out, seen = [], {}
     for line, r in f.rows:
+        as_of = f.date(line, r, "as_of")
         o = DistrictObservation(
-            as_of=f.date(line, r, "as_of"),
+            as_of=as_of,
             taliban=f.number(line, r, "taliban", 0, 500, integer=True),
             contested=f.number(line, r, "contested", 0, 500, integer=True, required=False),
             government=f.number(line, r, "government", 0, 500, integer=True, required=False),
@@ -425,6 +550,9 @@ def _load_district_series(path: Path) -> tuple[DistrictObservation, ...]:
             date_approx=f.flag(line, r, "date_approx"),
             confidence=f.text(line, r, "confidence", EVENT_CONFIDENCE),
             source=f.text(line, r, "source"),
+            reported_on=f.reported(line, r, "reported_on", as_of, "figure"),
+            reported_confidence=f.text(line, r, "reported_confidence", EVENT_CONFIDENCE),
+            reported_source=f.text(line, r, "reported_source", required=False),
         )
         if o.as_of in seen:
             f.fail(line, "as_of", f"{o.as_of} appears twice (lines {seen[o.as_of]} and {line}): one figure per date")
@@ -440,9 +568,11 @@ def _load_covariates(path: Path, names: tuple[str, ...]) -> tuple[Covariates, ..
     f = _Rows(
         path,
         ("province", "region", "population_2021", "population_imputed", "districts_total", "districts_csvmap",
-         "districts_taliban_jun15", "districts_taliban_jul15", "has_corps_hq", "borders_pakistan", "has_border_crossing",
-         "first_crossing_taken_on", "majority_ethnic_group", "is_pashtun_majority", "has_power_broker",
-         "capital_attacked_before_aug", "held_against_taliban_2001", "surrounded_feb_2021"),
+         "districts_taliban_jun15", "districts_taliban_jul15", "districts_taliban_jun15_reported_on",
+         "districts_taliban_jul15_reported_on", "has_corps_hq", "borders_pakistan", "has_border_crossing",
+         "first_crossing_taken_on", "first_crossing_reported_on", "majority_ethnic_group", "is_pashtun_majority",
+         "has_power_broker", "capital_attacked_before_aug", "capital_attacked_reported_on", "held_against_taliban_2001",
+         "surrounded_feb_2021", "surrounded_feb_2021_reported_on"),
     )
     by_name = {}
     for line, r in f.rows:
@@ -450,6 +580,8 @@ def _load_covariates(path: Path, names: tuple[str, ...]) -> tuple[Covariates, ..
         if name in by_name:
             f.fail(line, "province", f"'{name}' appears twice")
         n_csv = f.number(line, r, "districts_csvmap", 1, 40, integer=True)
+        crossing = f.date(line, r, "first_crossing_taken_on", required=False)
+        attacked = f.date(line, r, "capital_attacked_before_aug", required=False)
         by_name[name] = Covariates(
             province=name,
             region=f.text(line, r, "region", REGIONS),
@@ -462,13 +594,21 @@ def _load_covariates(path: Path, names: tuple[str, ...]) -> tuple[Covariates, ..
             has_corps_hq=f.flag(line, r, "has_corps_hq"),
             borders_pakistan=f.flag(line, r, "borders_pakistan"),
             has_border_crossing=f.flag(line, r, "has_border_crossing"),
-            first_crossing_taken_on=f.date(line, r, "first_crossing_taken_on", required=False),
+            first_crossing_taken_on=crossing,
             majority_ethnic_group=f.text(line, r, "majority_ethnic_group"),
             is_pashtun_majority=f.flag(line, r, "is_pashtun_majority"),
             has_power_broker=f.flag(line, r, "has_power_broker"),
-            capital_attacked_on=f.date(line, r, "capital_attacked_before_aug", required=False),
+            capital_attacked_on=attacked,
             held_2001=f.text(line, r, "held_against_taliban_2001", HELD_2001),
             surrounded_feb_2021=f.flag(line, r, "surrounded_feb_2021"),
+            districts_taliban_jun15_reported_on=f.reported(line, r, "districts_taliban_jun15_reported_on",
+                                                           DISTRICTS_JUN15, "count"),
+            districts_taliban_jul15_reported_on=f.reported(line, r, "districts_taliban_jul15_reported_on",
+                                                           DISTRICTS_JUL15, "count"),
+            first_crossing_reported_on=f.reported(line, r, "first_crossing_reported_on", crossing, "capture"),
+            capital_attacked_reported_on=f.reported(line, r, "capital_attacked_reported_on", attacked, "assault"),
+            # The list describes February 2021 (before the record's window); only its report date is checked.
+            surrounded_feb_2021_reported_on=f.date(line, r, "surrounded_feb_2021_reported_on"),
         )
     missing = [n for n in names if n not in by_name]
     if missing:

@@ -1,8 +1,13 @@
 """The fixed world a run takes place in: province and road arrays, and the dated withdrawal timeline.
 
-`World` turns the observed record into arrays indexed like the provinces (P) and road links (E). It holds only
-facts known before the offensive and the dated withdrawal milestones. It never holds fall dates: those stay in
-the record, for seeding a later start and for scoring (sim/metrics.py).
+`World` turns the observed record into arrays indexed like the provinces (P) and road links (E). Its arrays hold
+facts known before the offensive and the dated withdrawal timeline, never fall dates: those stay in the record,
+for seeding a later start and for scoring (sim/metrics.py).
+
+`world.known_on(D)` is the world as known on the morning of D, built from `record.known_on(D)`: its record holds
+only what had been reported before D, and its timeline follows the reports before D and, beyond them, the plan
+announced by D (data/README.md, "Information cutoff"). A model run from D should see only that world; scoring
+keeps the full one.
 
 Day indices count from 2021-05-01 (day 0), whatever day a run starts on, so fall days from runs with different
 start dates are directly comparable.
@@ -29,6 +34,59 @@ def day_index(on: dt.date) -> int:
 
 def day_date(day: int) -> dt.date:
     return DAY0 + dt.timedelta(days=int(day))
+
+
+def _points(events) -> tuple[list[int], list[float]]:
+    """Day indices and values of dated events, in date order."""
+    ordered = sorted(events, key=lambda e: e.on)
+    return [day_index(e.on) for e in ordered], [float(e.value) for e in ordered]
+
+
+def planned_end(record: Record) -> dt.date:
+    """The end of the withdrawal as last announced in the record (the latest announcement with a planned_end)."""
+    plans = [e for e in record.events if e.planned_end is not None]
+    if not plans:
+        raise ValueError(f"the record as known on {record.cutoff} holds no announced withdrawal plan")
+    return max(plans, key=lambda e: (e.reported_on, e.on)).planned_end
+
+
+def _timeline(record: Record, days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(withdrawal progress, contractor share of the April census, US air phase) for each calendar day.
+
+    The full record interpolates between its dated milestones. A record known on D (record.cutoff) has only the
+    rows reported before D; beyond the last of them it follows the plan announced by D: progress rises linearly
+    to 1 on the planned end, contractors fall linearly from the last census known to none on it (they leave with
+    the troops), and an unreported Bagram handover or mission end is the planned end.
+    """
+    if record.cutoff is None:
+        progress = _interpolate(record.events_of("withdrawal_progress"), days)
+        contractors = record.events_of("contractors")
+        april = max(contractors, key=lambda e: -day_index(e.on)).value  # the earliest census is the reference level
+        contractor_share = _interpolate(contractors, days) / april
+        bagram = day_index(record.events_of("bagram_handover")[0].on)
+        mission_end = day_index(record.events_of("mission_end")[0].on)
+    else:
+        end = day_index(planned_end(record))
+        xs, ys = _points(record.events_of("withdrawal_progress"))
+        if not xs:
+            raise ValueError(f"the record as known on {record.cutoff} holds no withdrawal progress")
+        if ys[-1] < 1.0 and end > xs[-1]:
+            xs, ys = xs + [end], ys + [1.0]
+        progress = np.interp(days, xs, ys)
+        cx, cy = _points(record.events_of("contractors"))
+        if not cx:
+            raise ValueError(f"the record as known on {record.cutoff} holds no contractor census")
+        april = cy[0]  # the earliest census is the reference level
+        if cy[-1] > 0.0 and end > cx[-1]:
+            cx, cy = cx + [end], cy + [0.0]
+        contractor_share = np.interp(days, cx, cy) / april
+        known_end, known_bagram = record.events_of("mission_end"), record.events_of("bagram_handover")
+        mission_end = day_index(known_end[0].on) if known_end else end
+        bagram = day_index(known_bagram[0].on) if known_bagram else mission_end  # in-country bases to the end
+        if not known_end:
+            mission_end = max(mission_end, bagram)
+    us_air_phase = np.where(days < bagram, 2, np.where(days <= mission_end, 1, 0))
+    return progress, contractor_share, us_air_phase
 
 
 def _interpolate(events, days: np.ndarray, before=None) -> np.ndarray:
@@ -85,9 +143,26 @@ class World:
         dist = nx.single_source_dijkstra_path_length(self.graph(), "Kabul", weight="km")
         return np.array([dist[n] for n in self.names], dtype=float)
 
+    @property
+    def cutoff(self) -> dt.date | None:
+        """None for the world of the full record; else the day whose morning this world is as known on."""
+        return self.record.cutoff
+
+    def known_on(self, on: dt.date) -> World:
+        """This world as known on the morning of `on` (built from record.known_on; cached per world and day)."""
+        return _known_world(self, on)
+
     def hops_from_kabul(self) -> np.ndarray:
         dist = nx.single_source_shortest_path_length(self.graph(), "Kabul")
         return np.array([dist[n] for n in self.names], dtype=float)
+
+    def great_circle_km_from_kabul(self, radius_km: float = 6371.0088) -> np.ndarray:
+        """Haversine distance between each capital and Kabul's, from the record's lat/lon (IUGG mean Earth radius)."""
+        lat = np.radians([p.lat for p in self.record.provinces])
+        lon = np.radians([p.lon for p in self.record.provinces])
+        a = (np.sin((lat - lat[self.kabul]) / 2) ** 2
+             + np.cos(lat) * np.cos(lat[self.kabul]) * np.sin((lon - lon[self.kabul]) / 2) ** 2)
+        return 2 * radius_km * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def build_world(record: Record) -> World:
@@ -103,13 +178,7 @@ def build_world(record: Record) -> World:
     adjacency[edge_a, edge_b] = adjacency[edge_b, edge_a] = 1.0
 
     days = np.arange(N_CALENDAR_DAYS, dtype=float)
-    progress = _interpolate(record.events_of("withdrawal_progress"), days)
-    contractors = record.events_of("contractors")
-    april = max(contractors, key=lambda e: -day_index(e.on)).value  # the earliest census is the reference level
-    contractor_share = _interpolate(contractors, days) / april
-    bagram = day_index(record.events_of("bagram_handover")[0].on)
-    mission_end = day_index(record.events_of("mission_end")[0].on)
-    us_air_phase = np.where(days < bagram, 2, np.where(days <= mission_end, 1, 0))
+    progress, contractor_share, us_air_phase = _timeline(record, days)
 
     return World(
         record=record,
@@ -147,6 +216,11 @@ def _neighbour_bits(edge_a: np.ndarray, edge_b: np.ndarray, n_p: int) -> np.ndar
     bits[np.arange(len(edge_a)), edge_a] = 2.0 ** edge_b
     bits[np.arange(len(edge_a)), edge_b] = 2.0 ** edge_a
     return bits
+
+
+@lru_cache(maxsize=64)
+def _known_world(world: World, on: dt.date) -> World:
+    return build_world(world.record.known_on(on))
 
 
 @lru_cache(maxsize=4)

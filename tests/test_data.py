@@ -167,7 +167,7 @@ def test_duplicate_event_and_district_dates_name_both_lines(data_copy):
 def test_timeline_events_the_world_reads_once_must_appear_once(data_copy):
     path = data_copy / "events.csv"
     text = path.read_text()
-    path.write_text(text + "2021-07-03,bagram_handover,,again,high,test\n")
+    path.write_text(text + "2021-07-03,bagram_handover,,again,high,test,observed,2021-07-03,,high,\n")
     with pytest.raises(DataError, match=r"events.csv, field 'kind': 'bagram_handover' appears on lines 8, 16"):
         load_record(data_copy)
     path.write_text(text.replace("2021-08-31,mission_end", "2021-06-30,mission_end"))
@@ -198,4 +198,69 @@ def test_line_numbers_count_blank_lines_and_quoted_newlines(data_copy):
     lines.insert(3, "")  # a blank line 5
     path.write_text("\n".join(lines).replace(",withdrawal_start,", ",airlift,") + "\n")  # on line 6
     with pytest.raises(DataError, match=r"events.csv, line 6, field 'kind': 'airlift' is not one of"):
+        load_record(data_copy)
+
+
+# ----------------------------------------------------------------------------------------------- report dates
+
+
+def test_every_observation_carries_a_report_date_never_before_what_it_reports():
+    rec = load_record()
+    for p in rec.provinces:
+        assert p.reported_on is not None and p.fell_on <= p.reported_on <= p.fell_on + dt.timedelta(days=1), p.name
+        assert p.reported_confidence in ("high", "medium", "low")
+    for o in rec.district_series:
+        assert o.reported_on >= o.as_of
+    for e in rec.events:
+        assert e.reported_on >= e.on if e.basis == "observed" else e.reported_on <= e.on, e
+    for c in rec.covariates:
+        assert (c.first_crossing_taken_on is None) == (c.first_crossing_reported_on is None)
+        assert (c.capital_attacked_on is None) == (c.capital_attacked_reported_on is None)
+        assert c.surrounded_feb_2021_reported_on == dt.date(2021, 5, 18)  # the Lead IG report
+    # The plan a run from 1 May follows was announced before it: Biden, 14 April, all out by 11 September.
+    (plan,) = [e for e in rec.events if e.planned_end is not None and e.reported_on < WINDOW_FIRST]
+    assert plan.planned_end == dt.date(2021, 9, 11)
+
+
+@pytest.mark.parametrize("filename, line, field, value, message", [
+    ("provinces.csv", 2, "reported_on", "2021-08-10", "2021-08-10 is before 2021-08-11, the fall it reports"),
+    ("provinces.csv", 2, "reported_on", "", "must not be empty: the day the fall (2021-08-11) was first reported"),
+    ("provinces.csv", 2, "reported_confidence", "sure", "is not one of"),
+    ("district_control.csv", 5, "reported_on", "2021-07-09", "2021-07-09 is before 2021-07-10, the figure it reports"),
+    ("events.csv", 9, "reported_on", "2021-07-04", "an observed event is reported on or after its day"),
+    ("events.csv", 5, "reported_on", "2021-05-02", "a plan is announced before the day it plans"),
+    ("events.csv", 10, "planned_end", "2021-07-01", "is before the announcement (2021-07-08)"),
+    ("events.csv", 10, "basis", "rumoured", "is not one of ['observed', 'planned']"),
+    ("province_covariates.csv", 2, "first_crossing_reported_on", "2021-07-04", "is before 2021-07-05, the capture"),
+    ("province_covariates.csv", 2, "first_crossing_reported_on", "", "must not be empty"),
+    ("province_covariates.csv", 3, "first_crossing_reported_on", "2021-07-04", "must be empty: there is no capture"),
+    ("province_covariates.csv", 3, "capital_attacked_reported_on", "2021-07-06", "is before 2021-07-07, the assault"),
+    ("province_covariates.csv", 3, "districts_taliban_jul15_reported_on", "2021-07-01", "is before 2021-07-14"),
+    ("province_covariates.csv", 4, "surrounded_feb_2021_reported_on", "May 2021", "is not a date"),
+])
+def test_bad_report_dates_name_file_line_and_field(data_copy, filename, line, field, value, message):
+    _set(data_copy / filename, line, field, value)
+    with pytest.raises(DataError) as err:
+        load_record(data_copy)
+    text = str(err.value)
+    assert filename in text and f"line {line}" in text and f"field '{field}'" in text and message in text, text
+
+
+def test_a_fall_reported_without_a_fall_is_refused(data_copy):
+    _set(data_copy / "provinces.csv", 2, "fell_on", "")
+    with pytest.raises(DataError, match=r"provinces.csv, line 2, field 'reported_on': must be empty: there is no fall"):
+        load_record(data_copy)
+    _set(data_copy / "provinces.csv", 2, "reported_on", "")
+    _set(data_copy / "provinces.csv", 2, "reported_confidence", "")
+    assert load_record(data_copy).provinces[0].fell_on is None  # a capital that never fell
+
+
+def test_the_plan_a_1_may_run_follows_must_be_announced_before_it(data_copy):
+    _set(data_copy / "events.csv", 2, "planned_end", "")
+    with pytest.raises(DataError, match=r"events.csv, field 'planned_end': no withdrawal plan \(a planned_end\) "
+                                        r"announced before 2021-05-01"):
+        load_record(data_copy)
+    _set(data_copy / "events.csv", 2, "planned_end", "2021-09-11")
+    _set(data_copy / "events.csv", 3, "reported_on", "2021-05-03")
+    with pytest.raises(DataError, match=r"no 'contractors' row reported before 2021-05-01"):
         load_record(data_copy)
