@@ -112,6 +112,206 @@ def brier(p: np.ndarray, outcome: np.ndarray) -> float:
     return float(np.mean((np.asarray(p, float) - np.asarray(outcome, float)) ** 2))
 
 
+# ------------------------------------------------------------------------------- pairs and bootstrap intervals
+
+BOOTSTRAP_N = 10_000
+BOOTSTRAP_LEVEL = 0.90
+BOOTSTRAP_BLOCK = 1000  # resamples drawn at a time: bounds the (block, k) or (block, distinct values) temporaries
+MAX_DISTINCT = 256  # bootstrap_runs: distinct values kept exactly; more are grouped into this many bins
+
+
+def _pair_signs(arrays: list[np.ndarray]):
+    """Yield, for each capital a, [sign(x[:, a] - x[:, b]) for b > a] of each (n, k) array: (n, k - a - 1) each.
+    One a at a time keeps the temporaries small, and is faster than gathering all k(k-1)/2 pairs at once."""
+    for a in range(arrays[0].shape[1] - 1):
+        yield [np.sign(x[:, a, None] - x[:, a + 1:]) for x in arrays]
+
+
+def kendall_tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall tau-b of each row of x (n, k) with the same row of y (n, k) or with y (k,), as scipy.stats.kendalltau;
+    NaN where undefined. Pairs tied in x or in y drop out of the numerator and out of that side of the denominator,
+    so a capital drawn twice by a bootstrap forms a pair tied in both that counts nowhere."""
+    x, y = np.broadcast_arrays(np.atleast_2d(np.asarray(x, dtype=float)), np.atleast_2d(np.asarray(y, dtype=float)))
+    score, untied_x, untied_y = (np.zeros(x.shape[0]) for _ in range(3))
+    for dx, dy in _pair_signs([x, y]):
+        score += (dx * dy).sum(axis=1)
+        untied_x += (dx != 0).sum(axis=1)
+        untied_y += (dy != 0).sum(axis=1)
+    denom = np.sqrt(untied_x * untied_y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, score / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def pair_counts(model: np.ndarray, null: np.ndarray, obs: np.ndarray) -> dict[str, np.ndarray]:
+    """Pairs of capitals the null orders wrongly, and what the model does with them; rows of (n, k) or one (k,).
+
+    Predictions and observations are fall days (earlier = falls first). Pairs tied in the observation are not
+    counted (there is no right order). A pair is `null_wrong` when the null orders it strictly against the
+    observation; a pair the null ties is not wrong (it makes no claim) and is counted apart as `null_tied`. Among the
+    null_wrong pairs the model is `concordant` (right), `discordant` (wrong as well) or `tied`. All (n,) int64.
+    """
+    m, u, o = np.broadcast_arrays(*(np.atleast_2d(np.asarray(a, dtype=float)) for a in (model, null, obs)))
+    keys = ("null_wrong", "null_tied", "concordant", "discordant", "tied")
+    out = {key: np.zeros(m.shape[0], dtype=np.int64) for key in keys}
+    for sm, su, so in _pair_signs([m, u, o]):
+        wrong = (so != 0) & (su == -so)
+        for key, hit in zip(keys, (wrong, (so != 0) & (su == 0), wrong & (sm == so), wrong & (sm == -so),
+                                   wrong & (sm == 0))):
+            out[key] += hit.sum(axis=1)
+    return out
+
+
+def discordant_pairs(model: np.ndarray, null: np.ndarray, obs: np.ndarray) -> dict[str, float]:
+    """pair_counts for one set of (k,) fall days, with `share_right`: the model's concordant pairs among the pairs
+    the null orders wrongly (ties of the model count as not right; NaN if the null orders no pair wrongly)."""
+    c = {key: int(v[0]) for key, v in pair_counts(model, null, obs).items()}
+    c["share_right"] = c["concordant"] / c["null_wrong"] if c["null_wrong"] else float("nan")
+    return c
+
+
+def share_right_rows(model: np.ndarray, null: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """(n,) discordant_pairs' share_right for rows of (n, k): NaN where the null orders no pair wrongly."""
+    c = pair_counts(model, null, obs)
+    return np.where(c["null_wrong"] > 0, c["concordant"] / np.maximum(c["null_wrong"], 1), np.nan)
+
+
+#: Statistics of (n, k) rows of per-capital predictions (or values), the observations and their tolerances -> (n,),
+#: with the direction that is better. "mean" averages per-capital values (a CRPS, a log-likelihood) and needs no obs.
+CAPITAL_STATS = {
+    "tau_b": (lambda p, o, t: kendall_tau_b_rows(p, o), "higher"),
+    "mae": (lambda p, o, t: np.maximum(np.abs(p - o) - (0.0 if t is None else t), 0.0).mean(axis=1), "lower"),
+    "mean": (lambda p, o, t: p.mean(axis=1), None),
+}
+
+
+def bootstrap_indices(k: int, n: int = BOOTSTRAP_N, seed: int = 0) -> np.ndarray:
+    """(n, k) capitals drawn with replacement, one resample a row: default_rng(seed).integers(0, k, (n, k))."""
+    return np.random.default_rng(seed).integers(0, k, (n, k))
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval of the finite values (NaN, NaN if none)."""
+    v = values[~np.isnan(values)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(v, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def paired_bootstrap(stat, model: np.ndarray, null: np.ndarray, obs: np.ndarray | None = None,
+                     tolerance: np.ndarray | None = None, n: int = BOOTSTRAP_N, seed: int = 0,
+                     level: float = BOOTSTRAP_LEVEL, better: str | None = None) -> dict:
+    """Model minus null for a score of per-capital predictions, with a `level` percentile interval from resampling
+    the capitals with replacement (the same capitals for both: paired).
+
+    stat: "tau_b" (predicted days against obs), "mae" (predicted days, obs and tolerance), "mean" (per-capital values:
+    CRPS, log-likelihood; obs unused), or a function (rows (n, k) of predictions, obs, tolerance) -> (n,). Returns
+    point (model - null on all capitals), lo, hi, model and null with their own intervals (model_lo, ...), n_valid
+    (resamples where both are defined: a resample of capitals that all tie in the observation has no tau-b) and
+    share_model_better (of those resamples; NaN unless the better direction is known). The whole (n, k) index matrix
+    is bootstrap_indices(k, n, seed), drawn in blocks of BOOTSTRAP_BLOCK rows.
+    """
+    fn, direction = CAPITAL_STATS[stat] if isinstance(stat, str) else (stat, None)
+    direction = better or direction
+    model, null = np.asarray(model, dtype=float), np.asarray(null, dtype=float)
+    obs = None if obs is None else np.asarray(obs, dtype=float)
+    tol = None if tolerance is None else np.asarray(tolerance, dtype=float)
+    k = model.size
+    full = fn(np.stack([model, null]), obs, tol) if k else np.full(2, np.nan)
+    ms, us = np.full(n, np.nan), np.full(n, np.nan)
+    if k:
+        idx = bootstrap_indices(k, n, seed)
+        with np.errstate(invalid="ignore"):
+            for lo in range(0, n, BOOTSTRAP_BLOCK):
+                rows = idx[lo:lo + BOOTSTRAP_BLOCK]
+                o, t = (None if a is None else a[rows] for a in (obs, tol))
+                ms[lo:lo + len(rows)] = fn(model[rows], o, t)
+                us[lo:lo + len(rows)] = fn(null[rows], o, t)
+    diff = ms - us
+    valid = ~np.isnan(diff)
+    sign = {"higher": 1.0, "lower": -1.0}.get(direction, np.nan)
+    d_lo, d_hi = _interval(diff, level)
+    m_lo, m_hi = _interval(ms, level)
+    u_lo, u_hi = _interval(us, level)
+    return {"point": float(full[0] - full[1]), "lo": d_lo, "hi": d_hi,
+            "model": float(full[0]), "model_lo": m_lo, "model_hi": m_hi,
+            "null": float(full[1]), "null_lo": u_lo, "null_hi": u_hi,
+            "n_valid": int(valid.sum()), "better": direction,
+            "share_model_better": float(np.mean(sign * diff[valid] > 0)) if valid.any() and np.isfinite(sign)
+            else float("nan"), "level": level, "n_resamples": n}
+
+
+def bootstrap_capitals(fn, arrays: tuple, n: int = BOOTSTRAP_N, seed: int = 0, level: float = BOOTSTRAP_LEVEL) -> dict:
+    """A statistic of several per-capital (k,) arrays resampled together: fn(*rows of (n, k)) -> (n,). Returns point
+    (on all capitals), lo, hi and n_valid, with the same index matrix as paired_bootstrap for the same k and seed."""
+    arrays = tuple(np.asarray(a, dtype=float) for a in arrays)
+    k = arrays[0].size
+    point = float(fn(*(a[None, :] for a in arrays))[0]) if k else float("nan")
+    values = np.full(n, np.nan)
+    if k:
+        idx = bootstrap_indices(k, n, seed)
+        with np.errstate(invalid="ignore"):
+            for lo in range(0, n, BOOTSTRAP_BLOCK):
+                rows = idx[lo:lo + BOOTSTRAP_BLOCK]
+                values[lo:lo + len(rows)] = fn(*(a[rows] for a in arrays))
+    lo, hi = _interval(values, level)
+    return {"point": point, "lo": lo, "hi": hi, "n_valid": int((~np.isnan(values)).sum()), "level": level,
+            "n_resamples": n}
+
+
+def distinct_counts(values: np.ndarray, max_distinct: int = MAX_DISTINCT) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values ascending, their counts) of the finite values. With more than max_distinct distinct values,
+    they are grouped into max_distinct equal-width bins, each value standing for the mean of its bin's members (so
+    the mean of all the values is unchanged; a resampled mean moves by less than one bin width)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    u, counts = np.unique(v, return_counts=True)
+    if u.size <= max_distinct:
+        return u, counts
+    edges = np.linspace(u[0], u[-1], max_distinct + 1)
+    b = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, max_distinct - 1)
+    counts = np.bincount(b, minlength=max_distinct)
+    sums = np.bincount(b, weights=v, minlength=max_distinct)
+    keep = counts > 0
+    return sums[keep] / counts[keep], counts[keep]
+
+
+def _median_of_counts(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """np.median of each row's sample: values (V,) ascending, counts (n, V) of each value in the row's sample."""
+    cum = np.cumsum(counts, axis=1)
+    total = cum[:, -1]
+    a = values[(cum <= ((total - 1) // 2)[:, None]).sum(axis=1)]
+    b = values[(cum <= (total // 2)[:, None]).sum(axis=1)]
+    return (a + b) / 2
+
+
+def bootstrap_runs(values: np.ndarray, stat: str = "mean", n: int = BOOTSTRAP_N, seed: int = 0,
+                   level: float = BOOTSTRAP_LEVEL, max_distinct: int = MAX_DISTINCT) -> dict:
+    """Bootstrap over runs of the "mean" or "median" of a per-run value (NaN runs left out): point, lo, hi.
+
+    A resample of the runs is drawn as the counts of each distinct value, default_rng(seed).multinomial(runs,
+    shares, size=BOOTSTRAP_BLOCK) block by block: the same distribution as resampling runs by index, in memory and
+    time that do not grow with the number of runs. Exact for values with at most max_distinct distinct values (a
+    fall day, a yes/no, a curve error, which is a whole number of capital-days over the days); beyond that, see
+    distinct_counts.
+    """
+    if stat not in ("mean", "median"):
+        raise ValueError(f"stat is 'mean' or 'median', not {stat!r}")
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {"point": float("nan"), "lo": float("nan"), "hi": float("nan"), "level": level, "n_resamples": n}
+    point = float(np.mean(v) if stat == "mean" else np.median(v))
+    u, counts = distinct_counts(v, max_distinct)
+    rng = np.random.default_rng(seed)
+    out = np.empty(n)
+    for lo in range(0, n, BOOTSTRAP_BLOCK):
+        c = rng.multinomial(v.size, counts / v.size, size=min(BOOTSTRAP_BLOCK, n - lo))
+        out[lo:lo + len(c)] = c @ u / v.size if stat == "mean" else _median_of_counts(u, c)
+    lo, hi = _interval(out, level)
+    return {"point": point, "lo": lo, "hi": hi, "level": level, "n_resamples": n}
+
+
 # ------------------------------------------------------------------------------------------ blocks of runs
 
 
@@ -257,38 +457,125 @@ def _quiet_nanmean(v: np.ndarray) -> float:
     return float(np.nanmean(v)) if (~np.isnan(v)).any() else float("nan")
 
 
-def null_models(world: World, obs: Observed, seed: int = 0) -> dict[str, dict[str, float]]:
+# ---------------------------------------------------------------------------------------------- the null models
+
+#: The distance nulls: each ranks the scored capitals farthest from Kabul first (a World method giving the distance).
+DISTANCE_NULLS = {"road distance from Kabul": "road_km_from_kabul", "hops from Kabul": "hops_from_kabul",
+                  "great-circle distance from Kabul": "great_circle_km_from_kabul"}
+#: The ordering the timing null uses when one fixed ordering is wanted: fixed in advance, not the best in hindsight.
+TIMING_NULL_ORDER = "great-circle distance from Kabul"
+TIMINGS = ("observed", "rate")
+
+
+def null_orders(world: World, obs: Observed) -> dict[str, np.ndarray]:
+    """(k,) score of each scored capital under each distance null; a higher score falls earlier (farther first)."""
+    return {name: getattr(world, method)()[obs.index] for name, method in DISTANCE_NULLS.items()}
+
+
+def known_before(on: dt.date | None, reported: dt.date | None, day: int) -> bool:
+    """An observation dated `on` is known on the morning of `day`: it happened and was reported before that day (an
+    observation without a report date counts as reported on the day it describes)."""
+    return on is not None and day_index(on) < day and (reported is None or day_index(reported) < day)
+
+
+def rate_before(world: World, day: int) -> tuple[int, int]:
+    """(m, span): capitals whose fall was known on the morning of `day` (known_before), and days from the first of
+    those falls to `day`.
+
+    The national rate up to a forecast made on the morning of `day` is m / span capitals a day; (0, 0) if nothing
+    was known to have fallen. Nothing after `day` is read, so a forecast from `day` uses nothing after it.
+    """
+    before = [day_index(p.fell_on) for p in world.record.provinces
+              if known_before(p.fell_on, getattr(p, "reported_on", None), day)]
+    return (len(before), int(day - min(before))) if before else (0, 0)
+
+
+def rate_slots(k: int, m: int, span: int, start_day: int, end_day: int) -> np.ndarray:
+    """(k,) ascending fall days of the next k capitals at m falls per span days from the morning of start_day.
+
+    The j-th (j = 1..k) falls on day start_day + ceil(j span / m) - 1, so that floor(m (t + 1) / span) have fallen by
+    the end of day start_day + t (integer arithmetic, no rounding). Days after end_day, and every day when m = 0
+    (persistence: nothing had fallen, so nothing is forecast to), are end_day + 1: held to the end.
+    """
+    if m == 0:
+        return np.full(k, end_day + 1, dtype=float)
+    j = np.arange(1, k + 1)
+    day = start_day - (-(j * span) // m) - 1
+    return np.where(day > end_day, end_day + 1, day).astype(float)
+
+
+def days_in_order(score: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """The ascending days `slots` given out in the order of `score` (highest first); tied scores share the mean of
+    the days they span, so a null does not order what it cannot tell apart."""
+    score = np.asarray(score, dtype=float)
+    lo = stats.rankdata(-score, method="min").astype(int) - 1
+    hi = stats.rankdata(-score, method="max").astype(int)
+    cum = np.concatenate([[0.0], np.cumsum(np.sort(np.asarray(slots, dtype=float)))])
+    return (cum[hi] - cum[lo]) / (hi - lo)
+
+
+def timing_slots(world: World, obs: Observed, timing: str = "rate") -> np.ndarray:
+    """(k,) ascending days a null gives out in its order.
+
+    "rate" (honest, the default for forecasts): the scored capitals fall at the national rate observed before
+    obs.start_day (rate_before, rate_slots); persistence if nothing had fallen. "observed": the observed fall days of
+    the scored capitals, sorted: generous to the null, and it uses the future (the timing it is scored on).
+    """
+    if timing == "observed":
+        return np.sort(obs.day).astype(float)
+    if timing != "rate":
+        raise ValueError(f"timing is one of {TIMINGS}, not {timing!r}")
+    return rate_slots(len(obs.day), *rate_before(world, obs.start_day), obs.start_day, obs.end_day)
+
+
+def null_days(world: World, obs: Observed, timing: str = "rate") -> dict[str, np.ndarray]:
+    """(k,) predicted fall day of each scored capital under each distance null, with the given timing."""
+    slots = timing_slots(world, obs, timing)
+    return {name: days_in_order(score, slots) for name, score in null_orders(world, obs).items()}
+
+
+DAY_ERRORS = ("mae_days", "curve_error", "kabul_error_days")
+
+
+def null_models(world: World, obs: Observed, seed: int = 0, timing: str = "observed") -> dict[str, dict[str, float]]:
     """Order-only null models scored like the model.
 
-    Each null ranks the scored capitals (farthest from Kabul first); tau-b and Spearman compare that ranking with
-    the observed order. For the day-based errors it is given the observed timing (the observed fall days, sorted,
-    assigned in the null's order; tied ranks share the mean), which is generous to the null.
+    Each distance null ranks the scored capitals (farthest from Kabul first); tau-b and Spearman compare that ranking
+    with the observed order. The day-based errors (DAY_ERRORS) need days: they are given under both timings of
+    timing_slots, as `<error>_observed_timing` (generous, uses the future) and `<error>_rate_timing` (the national
+    rate before the start: honest), and under the plain key for `timing` ("observed" by default, as before).
+    The random null is the mean over N_RANDOM_NULL random orders.
     """
-    km = world.road_km_from_kabul()[obs.index]
-    hops = world.hops_from_kabul()[obs.index]
-    sorted_obs = np.sort(obs.day)
-
-    def as_days(score: np.ndarray) -> np.ndarray:
-        # Higher score = falls earlier. Tied scores get the mean of the days they span.
-        lo = stats.rankdata(-score, method="min").astype(int) - 1
-        hi = stats.rankdata(-score, method="max").astype(int)
-        cum = np.concatenate([[0.0], np.cumsum(sorted_obs)])
-        return (cum[hi] - cum[lo]) / (hi - lo)
+    if timing not in TIMINGS:
+        raise ValueError(f"timing is one of {TIMINGS}, not {timing!r}")
+    slots = {t: timing_slots(world, obs, t) for t in TIMINGS}
 
     def score(order: np.ndarray) -> dict[str, float]:
         # Order statistics from the null's own ranking (ties only where it has them), errors from its days.
-        m = {k: float(v[0]) for k, v in run_metrics(as_days(order)[None, :], obs).items()}
-        m["tau_b"] = float(kendall_tau_b(-order[None, :], obs.day)[0])
-        m["spearman"] = float(spearman_rho(-order[None, :], obs.day)[0])
-        return m
+        m = {"tau_b": float(kendall_tau_b(-order[None, :], obs.day)[0]),
+             "spearman": float(spearman_rho(-order[None, :], obs.day)[0])}
+        for t in TIMINGS:
+            errors = run_metrics(days_in_order(order, slots[t])[None, :], obs)
+            m.update({f"{k}_{t}_timing": float(errors[k][0]) for k in DAY_ERRORS if k in errors})
+        return _with_plain_keys(m, timing)
 
-    out = {"road distance from Kabul": score(km), "hops from Kabul": score(hops)}
+    out = {name: score(order) for name, order in null_orders(world, obs).items()}
     rng = np.random.default_rng(seed)
     perms = np.array([rng.permutation(len(obs.day)) for _ in range(N_RANDOM_NULL)])
-    random_days = sorted_obs[perms]
-    m = run_metrics(random_days, obs)
-    out["random order (mean)"] = {k: _quiet_nanmean(v) for k, v in m.items()}
+    m = {}
+    for t in TIMINGS:
+        per = run_metrics(slots[t][perms], obs)
+        if t == "observed":
+            m.update({"tau_b": _quiet_nanmean(per["tau_b"]), "spearman": _quiet_nanmean(per["spearman"])})
+        m.update({f"{k}_{t}_timing": _quiet_nanmean(per[k]) for k in DAY_ERRORS if k in per})
+    out["random order (mean)"] = _with_plain_keys(m, timing)
     return out
+
+
+def _with_plain_keys(m: dict[str, float], timing: str) -> dict[str, float]:
+    """The day-based errors of `timing` also under their plain keys (what the fit table and the figures read)."""
+    plain = {k: m[f"{k}_{timing}_timing"] for k in DAY_ERRORS if f"{k}_{timing}_timing" in m}
+    return {"tau_b": m["tau_b"], "spearman": m["spearman"], **plain, **m}
 
 
 def summarise(values: np.ndarray) -> dict[str, float]:
@@ -354,12 +641,15 @@ def per_run_metrics(result: EnsembleResult, obs: Observed, block: int = BLOCK) -
                        block)
 
 
-def score_ensemble(result: EnsembleResult, world: World, block: int = BLOCK) -> dict:
-    """Every metric of the model issue for one ensemble, with the null models beside them.
+def score_ensemble(result: EnsembleResult, world: World, block: int = BLOCK, n_boot: int = BOOTSTRAP_N) -> dict:
+    """Every metric of the model issue for one ensemble, with the null models beside them, and the patterns with
+    their intervals (sim.patterns.pattern_scorecard, n_boot resamples, seed 0) under "patterns".
 
     Works on either layout of EnsembleResult; memory beyond the result is a few (n,) arrays plus one block's
     temporaries. Undefined metrics are NaN (see the module docstring), with no RuntimeWarning.
     """
+    from .patterns import pattern_scorecard  # patterns builds on this module
+
     obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
     per_run = per_run_metrics(result, obs, block)
     table = capital_table(result, world, obs)
@@ -393,4 +683,6 @@ def score_ensemble(result: EnsembleResult, world: World, block: int = BLOCK) -> 
         "fall_how_per_run": {"fighting": float(how[1]), "negotiated": float(how[2]), "surrender": float(how[3])},
         "capitals": table,
         "districts": districts,
+        "patterns": pattern_scorecard(result, world, obs, table=table, per_run=per_run, nulls=nulls, n_boot=n_boot,
+                                      block=block),
     }

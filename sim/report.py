@@ -66,11 +66,24 @@ METRIC_LABELS = {
 }
 
 
+#: Column heads of the null models in the fit table (the full names are in the note under it).
+NULL_LABELS = {"road distance from Kabul": "road km", "hops from Kabul": "hops",
+               "great-circle distance from Kabul": "great-circle km", "random order (mean)": "random (mean)"}
+NULL_WIDTH = 16
+DAY_ERROR_KEYS = ("mae_days", "curve_error", "kabul_error_days")  # the nulls need timing for these (metrics.DAY_ERRORS)
+OBSERVED_TIMING_MARK = "*"
+
+
+def null_label(name: str) -> str:
+    return NULL_LABELS.get(name, name[:NULL_WIDTH])
+
+
 def metrics_table(scorecard: dict) -> str:
     nulls = scorecard["nulls"]
     null_names = list(nulls)
     per_run = scorecard["per_run"]
-    head = f"{'metric':<40} {'model: median run [10-90 %]':<28} " + " ".join(f"{n[:24]:>24}" for n in null_names)
+    head = (f"{'metric':<40} {'model: median run [10-90 %]':<28} "
+            + " ".join(f"{null_label(n):>{NULL_WIDTH}}" for n in null_names))
     lines = [head, "-" * len(head)]
     for key, (label, fmt, _) in METRIC_LABELS.items():
         if key not in per_run:
@@ -78,8 +91,14 @@ def metrics_table(scorecard: dict) -> str:
         s = per_run[key]
         model = (NA if is_undefined(s["median"]) else
                  f"{fmt.format(s['median'])} [{fmt.format(s['p10'])}, {fmt.format(s['p90'])}]")
-        vals = " ".join(f"{fmt_value(nulls[n][key], fmt):>24}" for n in null_names)
+        timed = key in DAY_ERROR_KEYS
+        vals = " ".join(f"{_null_cell(nulls[n].get(key), fmt, OBSERVED_TIMING_MARK if timed else ''):>{NULL_WIDTH}}"
+                        for n in null_names)
         lines.append(f"{label:<40} {model:<28} {vals}")
+        if timed and all(f"{key}_rate_timing" in nulls[n] for n in null_names):
+            vals = " ".join(f"{_null_cell(nulls[n][f'{key}_rate_timing'], fmt, ''):>{NULL_WIDTH}}"
+                            for n in null_names)
+            lines.append(f"{'  nulls at the national rate':<40} {'':<28} {vals}")
     ens = scorecard["ensemble"]
     lines += [
         "",
@@ -91,8 +110,12 @@ def metrics_table(scorecard: dict) -> str:
     gain = skill["tau_b_model_minus_best_null"]
     lines.append(f"Skill: median-run tau-b minus the best null ({skill['best_null']}): {fmt_value(gain, '{:+.2f}')}"
                  if not is_undefined(gain) else f"Skill: {NA} (tau-b undefined for the model or every null)")
-    lines.append("Nulls rank the capitals by road km / hops from Kabul (farthest first) or at random, and are given "
-                 "the observed timing for the day-based errors.")
+    lines.append("Nulls rank the capitals by road distance from Kabul, hops from Kabul or great-circle distance from "
+                 "Kabul (farthest first), or at random.")
+    lines.append(f"{OBSERVED_TIMING_MARK} nulls given the observed timing (the observed fall days, sorted, in their "
+                 "order): generous, it uses the future.")
+    lines.append("  'at the national rate': the capitals fall in the null's order at the rate of the falls known before "
+                 "the start (persistence, all held, if none).")
     how = scorecard["fall_how_per_run"]
     lines.append(f"How capitals fell, per run on average: {how['fighting']:.1f} by assault, "
                  f"{how['negotiated']:.1f} negotiated, {how['surrender']:.1f} surrendered "
@@ -100,6 +123,105 @@ def metrics_table(scorecard: dict) -> str:
     why = why_undefined(scorecard)
     if why:
         lines.append(why)
+    return "\n".join(lines)
+
+
+def _null_cell(x, fmt: str, mark: str) -> str:
+    return NA if is_undefined(x) else fmt.format(x) + mark
+
+
+def fmt_interval(point, lo, hi, fmt: str = "{:.2f}") -> str:
+    """'point [lo, hi]', or n/a if the point is undefined (an undefined interval prints as n/a inside)."""
+    if is_undefined(point):
+        return NA
+    return f"{fmt.format(point)} [{fmt_value(lo, fmt)}, {fmt_value(hi, fmt)}]"
+
+
+#: How each pattern prints: the key in the pattern card, and the number format.
+PATTERN_ROWS = (("curve", "{:.2f}"), ("kabul", "{:+.0f}"), ("districts", "{:.3f}"), (("manner", "loglik"), "{:.2f}"),
+                (("manner", "modal_right"), "{:.2f}"), ("panjshir_after_kabul", "{:.2f}"),
+                ("discordant_pairs", "{:.2f}"))
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:g} %"
+
+
+def _observed_cell(key, p: dict) -> str:
+    obs = p["observed"]
+    if key == "kabul":
+        return day_date(obs).strftime("%d %b")
+    if key == "districts":
+        return f"{min(obs):.2f}-{max(obs):.2f}" if len(obs) > 1 else f"{obs[0]:.2f}"
+    if key == "panjshir_after_kabul":
+        return "yes" if obs else "no"
+    return "" if obs is None else f"{obs:g}"
+
+
+def _pattern_at(card: dict, key):
+    """card[key], or card[a][b] for key (a, b); None where the pattern does not apply."""
+    if isinstance(key, tuple):
+        return None if card.get(key[0]) is None else card[key[0]][key[1]]
+    return card.get(key)
+
+
+def patterns_table(card: dict) -> str:
+    """The patterns of sim.patterns.pattern_scorecard (a scorecard holding them under "patterns", or the card
+    itself): each with the observed value, the model's value and interval, and the null's value; then the
+    model-minus-null scores over the capitals (minus_null_table)."""
+    card = card.get("patterns", card)
+    nulls_seen: dict[str, str] = {}
+    head = f"{'pattern':<58} {'observed':>11}  {'model [' + _pct(card['level']) + ' interval]':<26} {'null':>8}"
+    lines = [f"Patterns ({_pct(card['level'])} intervals: bootstrap over runs for the per-run patterns (the ensemble's "
+             f"Monte Carlo error), over capitals for the others; {card['n_resamples']:,} resamples)", head,
+             "-" * len(head)]
+    for key, fmt in PATTERN_ROWS:
+        p = _pattern_at(card, key)
+        if p is None:
+            continue
+        label = p["label"]
+        if key == "discordant_pairs":
+            label = f"pairs {p['best_null']} orders wrongly ({p['null_wrong']}): share right"
+        elif key == ("manner", "loglik"):
+            label = f"manner of fall ({card['manner']['n_known']} known): mean log-likelihood"
+        null = ""
+        if p["null_name"] is not None and not is_undefined(p["null"]):
+            mark = nulls_seen.setdefault(p["null_name"], "abcdefgh"[len(nulls_seen)])
+            null = f"{fmt.format(p['null'])} {mark}"
+        model = fmt_interval(p["model"], p["lo"], p["hi"], fmt)
+        lines.append(f"{label[:58]:<58} {_observed_cell(key, p):>11}  {model:<26} {null:>8}")
+    if nulls_seen:
+        lines.append("nulls: " + "; ".join(f"{m}: {n}" for n, m in nulls_seen.items()))
+    lines += ["", minus_null_table(card)]
+    return "\n".join(lines)
+
+
+#: The model-minus-null scores of pattern_scorecard's "paired", with their labels and formats.
+PAIRED_ROWS = (("tau_b", "tau-b of the median dates", "{:+.2f}"),
+               ("mae", "MAE of the median dates (days)", "{:+.1f}"),
+               ("crps", "mean CRPS (days)", "{:+.2f}"),
+               ("mae_observed_timing", f"MAE, nulls given the observed timing{OBSERVED_TIMING_MARK}", "{:+.1f}"))
+
+
+def minus_null_table(card: dict) -> str:
+    """Model minus each distance null over the capitals, with the interval and the share of resamples favouring the
+    model: an interval that holds 0 cannot tell the model from that null."""
+    card = card.get("patterns", card)
+    paired = card["paired"]
+    names = list(paired["tau_b"])
+    width = 29
+    head = f"{'model minus null':<40} " + " ".join(f"{null_label(n):>{width}}" for n in names)
+    lines = [f"Model minus null over the {card['n_capitals']} capitals ({_pct(card['level'])} interval; share of "
+             "resamples favouring the model)", head, "-" * len(head)]
+    for key, label, fmt in PAIRED_ROWS:
+        cells = []
+        for n in names:
+            b = paired[key][n]
+            share = "" if is_undefined(b["share_model_better"]) else f" {b['share_model_better']:.2f}"
+            cells.append(f"{fmt_interval(b['point'], b['lo'], b['hi'], fmt) + share:>{width}}")
+        lines.append(f"{label:<40} " + " ".join(cells))
+    lines.append("tau-b: the null's own order; MAE and CRPS: the null at the national rate before the start (a point "
+                 "forecast, whose CRPS is its absolute error). An interval holding 0 cannot separate the two.")
     return "\n".join(lines)
 
 

@@ -186,3 +186,133 @@ def test_a_window_without_falls_is_scored_without_warnings(world):
     assert report.WHY_UNDEFINED["order"] in text and report.WHY_UNDEFINED["aug15"] in text
     # A full window prints no n/a and no explanation.
     assert report.why_undefined(metrics.score_ensemble(run_ensemble(Params(), 50, seed=1, world=world), world)) == ""
+
+
+# ------------------------------------------------------------------------ the great-circle null, pairs, bootstraps
+
+
+def test_the_great_circle_null_ranks_by_haversine_km(world):
+    o = metrics.observed(world, 0, 128)
+    nulls = metrics.null_models(world, o)
+    assert list(nulls) == [*metrics.DISTANCE_NULLS, "random order (mean)"]
+    gc = world.great_circle_km_from_kabul()
+    assert nulls["great-circle distance from Kabul"]["tau_b"] == pytest.approx(stats.kendalltau(-gc, o.day).statistic)
+    orders = metrics.null_orders(world, o)
+    assert np.array_equal(orders["great-circle distance from Kabul"], gc[o.index])
+    assert np.array_equal(orders["hops from Kabul"], world.hops_from_kabul()[o.index])
+
+
+def test_tau_b_rows_match_scipy_on_bootstrap_resamples():
+    rng = np.random.default_rng(11)
+    model = rng.integers(0, 10, 20).astype(float)
+    obs = rng.integers(0, 6, 20).astype(float)
+    idx = metrics.bootstrap_indices(20, 40, seed=3)
+    assert np.array_equal(idx, np.random.default_rng(3).integers(0, 20, (40, 20)))
+    got = metrics.kendall_tau_b_rows(model[idx], obs[idx])  # duplicated capitals: pairs tied in both
+    for r in range(40):
+        assert got[r] == pytest.approx(stats.kendalltau(model[idx[r]], obs[idx[r]]).statistic, abs=1e-12)
+    assert metrics.kendall_tau_b_rows(model, obs)[0] == pytest.approx(stats.kendalltau(model, obs).statistic)
+    assert np.isnan(metrics.kendall_tau_b_rows(np.array([[1.0, 2.0]]), np.array([[3.0, 3.0]]))[0])
+
+
+def _pairs_direct(m, u, o):
+    c = dict.fromkeys(("null_wrong", "null_tied", "concordant", "discordant", "tied"), 0)
+    for a in range(len(o)):
+        for b in range(a + 1, len(o)):
+            so, su, sm = np.sign(o[a] - o[b]), np.sign(u[a] - u[b]), np.sign(m[a] - m[b])
+            if so == 0:
+                continue
+            c["null_tied"] += su == 0
+            if su == -so:
+                c["null_wrong"] += 1
+                c["concordant" if sm == so else "discordant" if sm == -so else "tied"] += 1
+    return c
+
+
+def test_pair_counts_match_a_double_loop():
+    rng = np.random.default_rng(12)
+    m, u, o = (rng.integers(0, 5, (30, 15)).astype(float) for _ in range(3))
+    got = metrics.pair_counts(m, u, o)
+    for r in range(30):
+        assert {k: int(v[r]) for k, v in got.items()} == _pairs_direct(m[r], u[r], o[r])
+    one = metrics.discordant_pairs(m[0], u[0], o[0])
+    assert one["share_right"] == one["concordant"] / one["null_wrong"]
+    shares = metrics.share_right_rows(m, u, o)
+    assert shares == pytest.approx(got["concordant"] / got["null_wrong"])
+    # Hand-computed: observed 1 < 2 < 3; the null says 3, 2, 1 (all three pairs wrong); the model gets (a, b) right,
+    # ties (a, c) and gets (b, c) wrong.
+    c = metrics.discordant_pairs(np.array([1, 2, 1]), np.array([3, 2, 1]), np.array([1, 2, 3]))
+    assert (c["null_wrong"], c["concordant"], c["tied"], c["discordant"], c["share_right"]) == (3, 1, 1, 1, 1 / 3)
+    assert np.isnan(metrics.discordant_pairs(np.array([1, 2]), np.array([1, 2]), np.array([1, 2]))["share_right"])
+
+
+@pytest.mark.parametrize("stat", ["tau_b", "mae", "mean"])
+def test_paired_bootstrap_equals_a_loop_over_the_index_matrix(stat):
+    rng = np.random.default_rng(13)
+    k, n = 17, 300
+    obs = rng.integers(90, 110, k).astype(float)
+    tol = rng.integers(0, 2, k).astype(float)
+    model = obs + rng.integers(-3, 4, k)
+    null = rng.integers(90, 110, k).astype(float)
+    b = metrics.paired_bootstrap(stat, model, null, obs, tol, n=n, seed=5)
+
+    def direct(p, rows):
+        if stat == "tau_b":
+            return stats.kendalltau(p[rows], obs[rows]).statistic
+        if stat == "mae":
+            return np.mean(np.maximum(np.abs(p[rows] - obs[rows]) - tol[rows], 0))
+        return np.mean(p[rows])
+
+    everything = np.arange(k)
+    assert b["point"] == pytest.approx(direct(model, everything) - direct(null, everything), abs=1e-12)
+    assert b["model"] == pytest.approx(direct(model, everything), abs=1e-12)
+    idx = np.random.default_rng(5).integers(0, k, (n, k))
+    diffs = np.array([direct(model, r) - direct(null, r) for r in idx])
+    ok = ~np.isnan(diffs)
+    assert b["n_valid"] == ok.sum()
+    assert [b["lo"], b["hi"]] == pytest.approx(np.percentile(diffs[ok], [5, 95]), abs=1e-12)
+    if stat != "mean":
+        sign = 1 if stat == "tau_b" else -1
+        assert b["share_model_better"] == pytest.approx(np.mean(sign * diffs[ok] > 0))
+    else:
+        assert np.isnan(b["share_model_better"])
+
+
+def test_bootstrap_capitals_uses_the_same_resamples():
+    rng = np.random.default_rng(14)
+    m, u, o = (rng.integers(0, 8, 12).astype(float) for _ in range(3))
+    b = metrics.bootstrap_capitals(metrics.share_right_rows, (m, u, o), n=200, seed=2)
+    idx = metrics.bootstrap_indices(12, 200, seed=2)
+    direct = np.array([metrics.discordant_pairs(m[r], u[r], o[r])["share_right"] for r in idx])
+    assert b["point"] == metrics.discordant_pairs(m, u, o)["share_right"]
+    assert [b["lo"], b["hi"]] == pytest.approx(np.nanpercentile(direct, [5, 95]), abs=1e-12)
+
+
+@pytest.mark.parametrize("stat", ["mean", "median"])
+def test_bootstrap_runs_equals_resampling_the_runs(stat):
+    rng = np.random.default_rng(15)
+    values = rng.integers(-5, 9, 700).astype(float)
+    n = 400
+    b = metrics.bootstrap_runs(values, stat, n=n, seed=4)
+    assert b["point"] == (values.mean() if stat == "mean" else np.median(values))
+    # The same draws, expanded into the resampled runs themselves.
+    u, counts = np.unique(values, return_counts=True)
+    draws = np.random.default_rng(4).multinomial(values.size, counts / values.size, size=n)
+    f = np.mean if stat == "mean" else np.median
+    direct = np.array([f(np.repeat(u, c)) for c in draws])
+    assert [b["lo"], b["hi"]] == pytest.approx(np.percentile(direct, [5, 95]), abs=1e-12)
+    # ... and the same distribution as drawing runs by index.
+    by_index = f(values[np.random.default_rng(9).integers(0, values.size, (4000, values.size))], axis=1)
+    wide = metrics.bootstrap_runs(values, stat, n=4000, seed=4)
+    assert [wide["lo"], wide["hi"]] == pytest.approx(np.percentile(by_index, [5, 95]), abs=0.1)
+
+
+def test_distinct_counts_bin_many_values_keeping_the_mean():
+    rng = np.random.default_rng(16)
+    v = rng.normal(size=5000)
+    u, c = metrics.distinct_counts(v, max_distinct=50)
+    assert len(u) <= 50 and c.sum() == 5000 and (np.diff(u) > 0).all()
+    assert (u * c).sum() / 5000 == pytest.approx(v.mean(), abs=1e-12)
+    b = metrics.bootstrap_runs(v, "mean", n=2000, seed=1)
+    se = v.std() / np.sqrt(v.size)
+    assert b["hi"] - b["lo"] == pytest.approx(2 * 1.645 * se, rel=0.1)
