@@ -200,7 +200,7 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
 
 def paired_bootstrap(stat, model: np.ndarray, null: np.ndarray, obs: np.ndarray | None = None,
                      tolerance: np.ndarray | None = None, n: int = BOOTSTRAP_N, seed: int = 0,
-                     level: float = BOOTSTRAP_LEVEL, better: str | None = None) -> dict:
+                     level: float = BOOTSTRAP_LEVEL, better: str | None = None, replicates: bool = False) -> dict:
     """Model minus null for a score of per-capital predictions, with a `level` percentile interval from resampling
     the capitals with replacement (the same capitals for both: paired).
 
@@ -209,7 +209,8 @@ def paired_bootstrap(stat, model: np.ndarray, null: np.ndarray, obs: np.ndarray 
     point (model - null on all capitals), lo, hi, model and null with their own intervals (model_lo, ...), n_valid
     (resamples where both are defined: a resample of capitals that all tie in the observation has no tau-b) and
     share_model_better (of those resamples; NaN unless the better direction is known). The whole (n, k) index matrix
-    is bootstrap_indices(k, n, seed), drawn in blocks of BOOTSTRAP_BLOCK rows.
+    is bootstrap_indices(k, n, seed), drawn in blocks of BOOTSTRAP_BLOCK rows. replicates=True adds the (n,) arrays
+    "model_replicates" and "null_replicates" (NaN where undefined), for pool_paired.
     """
     fn, direction = CAPITAL_STATS[stat] if isinstance(stat, str) else (stat, None)
     direction = better or direction
@@ -227,18 +228,39 @@ def paired_bootstrap(stat, model: np.ndarray, null: np.ndarray, obs: np.ndarray 
                 o, t = (None if a is None else a[rows] for a in (obs, tol))
                 ms[lo:lo + len(rows)] = fn(model[rows], o, t)
                 us[lo:lo + len(rows)] = fn(null[rows], o, t)
+    out = _paired_summary(float(full[0]), float(full[1]), ms, us, direction, level)
+    if replicates:
+        out.update(model_replicates=ms, null_replicates=us)
+    return out
+
+
+def _paired_summary(model: float, null: float, ms: np.ndarray, us: np.ndarray, direction: str | None,
+                    level: float) -> dict:
     diff = ms - us
     valid = ~np.isnan(diff)
     sign = {"higher": 1.0, "lower": -1.0}.get(direction, np.nan)
     d_lo, d_hi = _interval(diff, level)
     m_lo, m_hi = _interval(ms, level)
     u_lo, u_hi = _interval(us, level)
-    return {"point": float(full[0] - full[1]), "lo": d_lo, "hi": d_hi,
-            "model": float(full[0]), "model_lo": m_lo, "model_hi": m_hi,
-            "null": float(full[1]), "null_lo": u_lo, "null_hi": u_hi,
-            "n_valid": int(valid.sum()), "better": direction,
+    return {"point": model - null, "lo": d_lo, "hi": d_hi, "model": model, "model_lo": m_lo, "model_hi": m_hi,
+            "null": null, "null_lo": u_lo, "null_hi": u_hi, "n_valid": int(valid.sum()), "better": direction,
             "share_model_better": float(np.mean(sign * diff[valid] > 0)) if valid.any() and np.isfinite(sign)
-            else float("nan"), "level": level, "n_resamples": n}
+            else float("nan"), "level": level, "n_resamples": len(ms)}
+
+
+def pool_paired(results: list[dict], level: float = BOOTSTRAP_LEVEL) -> dict:
+    """paired_bootstrap results (made with replicates=True and the same n) pooled over forecasts, e.g. cut-offs:
+    the mean of the points, and the interval of the replicate-by-replicate means (replicate r of each forecast
+    averaged; a replicate undefined in any forecast is left out). Same keys as paired_bootstrap."""
+    if not results:
+        raise ValueError("nothing to pool")
+    directions = {r["better"] for r in results}
+    if len(directions) > 1:
+        raise ValueError(f"cannot pool scores with different directions: {directions}")
+    ms = np.mean([r["model_replicates"] for r in results], axis=0)
+    us = np.mean([r["null_replicates"] for r in results], axis=0)
+    return _paired_summary(float(np.mean([r["model"] for r in results])), float(np.mean([r["null"] for r in results])),
+                           ms, us, directions.pop(), level)
 
 
 def bootstrap_capitals(fn, arrays: tuple, n: int = BOOTSTRAP_N, seed: int = 0, level: float = BOOTSTRAP_LEVEL) -> dict:

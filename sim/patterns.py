@@ -123,7 +123,8 @@ def _pattern(label, unit, observed_value, boot, interval, null=None, null_name=N
 
 def pattern_scorecard(result: EnsembleResult, world: World, obs: Observed | None = None, *, table: list | None = None,
                       per_run: dict | None = None, nulls: dict | None = None, n_boot: int = BOOTSTRAP_N,
-                      seed: int = 0, level: float = BOOTSTRAP_LEVEL, block: int = BLOCK) -> dict:
+                      seed: int = 0, level: float = BOOTSTRAP_LEVEL, block: int = BLOCK,
+                      replicates: bool = False) -> dict:
     """The patterns of the module docstring and the model-minus-null scores with their intervals, for the capitals
     of `obs` (default: those still held at the result's start, as metrics.score_ensemble scores).
 
@@ -132,7 +133,8 @@ def pattern_scorecard(result: EnsembleResult, world: World, obs: Observed | None
     window, no known manner) is None. "paired" holds metrics.paired_bootstrap results keyed by score, then by
     distance null: "tau_b" (median dates against the null's order), "mae" and "crps" (median dates / the ensemble's
     CRPS against the null's days at the national rate before the start: honest), "mae_observed_timing" (against the
-    null given the observed days: generous, uses the future).
+    null given the observed days: generous, uses the future). replicates=True keeps each paired result's bootstrap
+    replicates (numpy arrays), for metrics.pool_paired over cut-offs.
     """
     if obs is None:
         obs = observed(world, result.start_day, result.end_day, seeded_capitals(result))
@@ -199,12 +201,13 @@ def pattern_scorecard(result: EnsembleResult, world: World, obs: Observed | None
         better="higher", best_null=best, **{key: v for key, v in pairs.items() if key != "share_right"})
 
     null_point_crps = {name: np.maximum(np.abs(d - obs.day) - obs.tolerance, 0.0) for name, d in rate_days.items()}
+    keep = {**boot, "replicates": replicates}
     card["paired"] = {
-        "tau_b": {n: paired_bootstrap("tau_b", median, -orders[n], obs.day, **boot) for n in DISTANCE_NULLS},
-        "mae": {n: paired_bootstrap("mae", median, rate_days[n], obs.day, obs.tolerance, **boot)
+        "tau_b": {n: paired_bootstrap("tau_b", median, -orders[n], obs.day, **keep) for n in DISTANCE_NULLS},
+        "mae": {n: paired_bootstrap("mae", median, rate_days[n], obs.day, obs.tolerance, **keep)
                 for n in DISTANCE_NULLS},
-        "crps": {n: paired_bootstrap("mean", crps, null_point_crps[n], better="lower", **boot) for n in DISTANCE_NULLS},
-        "mae_observed_timing": {n: paired_bootstrap("mae", median, observed_days[n], obs.day, obs.tolerance, **boot)
+        "crps": {n: paired_bootstrap("mean", crps, null_point_crps[n], better="lower", **keep) for n in DISTANCE_NULLS},
+        "mae_observed_timing": {n: paired_bootstrap("mae", median, observed_days[n], obs.day, obs.tolerance, **keep)
                                 for n in DISTANCE_NULLS},
     }
     return card

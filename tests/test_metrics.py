@@ -316,3 +316,21 @@ def test_distinct_counts_bin_many_values_keeping_the_mean():
     b = metrics.bootstrap_runs(v, "mean", n=2000, seed=1)
     se = v.std() / np.sqrt(v.size)
     assert b["hi"] - b["lo"] == pytest.approx(2 * 1.645 * se, rel=0.1)
+
+
+def test_pool_paired_averages_replicate_by_replicate():
+    rng = np.random.default_rng(17)
+    runs = []
+    for k in (9, 14, 20):
+        obs = rng.integers(0, 10, k).astype(float)
+        runs.append(metrics.paired_bootstrap("tau_b", obs + rng.normal(0, 3, k), rng.normal(size=k), obs, n=500,
+                                             seed=k, replicates=True))
+    one = metrics.pool_paired(runs[:1])
+    assert all(one[key] == runs[0][key] for key in ("point", "lo", "hi", "model", "share_model_better"))
+    pooled = metrics.pool_paired(runs)
+    diff = np.mean([r["model_replicates"] - r["null_replicates"] for r in runs], axis=0)
+    assert pooled["point"] == pytest.approx(np.mean([r["point"] for r in runs]), abs=1e-12)
+    assert [pooled["lo"], pooled["hi"]] == pytest.approx(np.nanpercentile(diff, [5, 95]), abs=1e-12)
+    assert pooled["share_model_better"] == pytest.approx(np.mean(diff[~np.isnan(diff)] > 0))
+    with pytest.raises(ValueError):
+        metrics.pool_paired([runs[0], metrics.paired_bootstrap("mae", [1.0], [2.0], [1.0], n=500, replicates=True)])

@@ -225,7 +225,8 @@ def test_pattern_scorecard_after_a_late_start(world):
     assert pc["kabul"]["null_observed_timing"] == o.day.max() - o.day[o.kabul]
     assert pc["panjshir_after_kabul"] is not None and pc["districts"] is None  # no LWJ date after 12 Aug
     after = run_ensemble(Params(), 50, seed=2, start=dt.date(2021, 8, 16), world=world)
-    pc = patterns.pattern_scorecard(after, world, n_boot=200)
+    pc = patterns.pattern_scorecard(after, world, n_boot=200, replicates=True)
+    assert pc["paired"]["mae"]["hops from Kabul"]["model_replicates"].shape == (200,)
     assert pc["kabul"] is None and pc["panjshir_after_kabul"] is None and pc["n_capitals"] == 1
     assert "n/a" in report.patterns_table(pc) and "nan" not in report.patterns_table(pc)
 
