@@ -28,7 +28,8 @@ def test_baseline_end_to_end(tmp_path):
         assert key in manifest, key
     assert manifest["start"] == "2021-05-01" and manifest["end"] == "2021-09-06" and manifest["n_runs"] == 40
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["nulls"]) == {"road distance from Kabul", "hops from Kabul", "random order (mean)"}
+    assert set(metrics["nulls"]) == {"road distance from Kabul", "hops from Kabul", "great-circle distance from Kabul",
+                                     "random order (mean)"}
     assert len(metrics["capitals"]) == 34
 
 
