@@ -11,6 +11,12 @@ Conventions
   average-rank definitions, as in scipy.stats.kendalltau and scipy.stats.spearmanr (tests check against them).
 - A metric that is undefined is NaN, without a warning: tau-b and Spearman rho when nothing can be ordered (no
   capital falls in the window), P(fallen by 15 Aug) and its Brier score when the run ends before 15 August.
+- Nulls (null_models): road km, hops and great-circle km from Kabul rank the capitals farthest first; a random
+  order is averaged. For day-based errors a null needs timing: "rate" (honest: the capitals fall in its order at
+  the national rate of the falls known before the start, persistence before any) or "observed" (the observed days
+  in its order: generous, uses the future). Both are reported, the plain keys following `timing`.
+- Intervals: paired_bootstrap resamples the capitals (model minus null, same resamples for both), bootstrap_runs
+  the runs; percentile intervals, 90 % and 10,000 resamples by default, seeded.
 - Memory: per-run metrics are computed over blocks of BLOCK runs and per-capital statistics column by column, so
   scoring needs the (n, P) int16 fall days and a few (n,) float arrays, not (n, P) float copies; the held-over-time
   bands come from per-day histograms of the held counts (held_quantiles), exactly equal to np.percentile.

@@ -5,7 +5,7 @@ The patterns (pattern_scorecard), over the capitals scored (metrics.observed: th
 - the capitals-fallen curve: mean over runs of the per-run curve error (capitals); null: the national-rate timing;
 - Kabul's date: median over runs of simulated minus observed (days); null: the national-rate timing;
 - the national district share on the LWJ dates in the window: mean over runs of the per-run mean absolute error;
-  null: the last LWJ figure before the start, carried forward (persistence);
+  null: the latest LWJ figure known before the start, carried forward (persistence; none if none was known);
 - the manner of fall, over the capitals that fell in the window and whose manner the record knows: mean
   log-likelihood of the observed manners under the model's per-capital shares, and the share of capitals whose
   modal manner is the observed one; null: the national proportions of the record (which uses the outcome);
@@ -173,7 +173,7 @@ def pattern_scorecard(result: EnsembleResult, world: World, obs: Observed | None
         card["districts"] = _pattern(
             "district share: mean abs. error over the LWJ dates", "share", [float(s) for s in shares],
             bootstrap_runs(district_errors(result, world), "mean", n_boot, seed, level), "runs",
-            district_persistence(world, result.start_day, result.end_day), "last LWJ figure before the start",
+            district_persistence(world, result.start_day, result.end_day), "latest LWJ figure known before the start",
             lwj_days=[int(d) for d in days])
 
     card["manner"] = _manner(result, world, obs, boot, block)

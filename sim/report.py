@@ -185,9 +185,9 @@ def patterns_table(card: dict) -> str:
         elif key == ("manner", "loglik"):
             label = f"manner of fall ({card['manner']['n_known']} known): mean log-likelihood"
         null = ""
-        if p["null_name"] is not None and not is_undefined(p["null"]):
+        if p["null_name"] is not None:  # n/a: the null has nothing to go on (no LWJ figure known before the start)
             mark = nulls_seen.setdefault(p["null_name"], "abcdefgh"[len(nulls_seen)])
-            null = f"{fmt.format(p['null'])} {mark}"
+            null = f"{fmt_value(p['null'], fmt)} {mark}"
         model = fmt_interval(p["model"], p["lo"], p["hi"], fmt)
         lines.append(f"{label[:58]:<58} {_observed_cell(key, p):>11}  {model:<26} {null:>8}")
     if nulls_seen:
