@@ -171,7 +171,7 @@ def patterns_table(card: dict) -> str:
     model-minus-null scores over the capitals (minus_null_table)."""
     card = card.get("patterns", card)
     nulls_seen: dict[str, str] = {}
-    head = f"{'pattern':<58} {'observed':>11}  {'model [' + _pct(card['level']) + ' interval]':<26} {'null':>8}"
+    head = f"{'pattern':<64} {'observed':>11}  {'model [' + _pct(card['level']) + ' interval]':<26} {'null':>8}"
     lines = [f"Patterns ({_pct(card['level'])} intervals: bootstrap over runs for the per-run patterns (the ensemble's "
              f"Monte Carlo error), over capitals for the others; {card['n_resamples']:,} resamples)", head,
              "-" * len(head)]
@@ -181,7 +181,7 @@ def patterns_table(card: dict) -> str:
             continue
         label = p["label"]
         if key == "discordant_pairs":
-            label = f"pairs {p['best_null']} orders wrongly ({p['null_wrong']}): share right"
+            label = f"pairs the {null_label(p['best_null'])} null orders wrongly ({p['null_wrong']}): share right"
         elif key == ("manner", "loglik"):
             label = f"manner of fall ({card['manner']['n_known']} known): mean log-likelihood"
         null = ""
@@ -189,7 +189,7 @@ def patterns_table(card: dict) -> str:
             mark = nulls_seen.setdefault(p["null_name"], "abcdefgh"[len(nulls_seen)])
             null = f"{fmt_value(p['null'], fmt)} {mark}"
         model = fmt_interval(p["model"], p["lo"], p["hi"], fmt)
-        lines.append(f"{label[:58]:<58} {_observed_cell(key, p):>11}  {model:<26} {null:>8}")
+        lines.append(f"{label[:64]:<64} {_observed_cell(key, p):>11}  {model:<26} {null:>8}")
     if nulls_seen:
         lines.append("nulls: " + "; ".join(f"{m}: {n}" for n, m in nulls_seen.items()))
     lines += ["", minus_null_table(card)]
