@@ -1,8 +1,16 @@
-"""Params: every knob of the model in one frozen dataclass, with default, unit, bounds and source.
+"""Params: every knob of the model in one frozen dataclass, with default, unit, bounds, provenance and source.
 
 This is the only place defaults live. Scenario files, sweeps, calibration and the app read names, bounds and
 defaults from here (``Params.spec()``), so a knob has one name end to end: the field, its scenario key and its
 results column are the same string. All parameters are global: none is fitted per province.
+
+Every default is a *prior*: set from sources published before the withdrawal began (1 May 2021), or from first
+principles, and never tuned on, or justified by, what happened after. Each field says so in its metadata:
+``provenance`` is "prior" (its source names the dated evidence, or says "first principles:" and the reason) or
+"fitted" (its source names the data it was fitted on and the cut-off date). A later report may be kept in a source
+for context only when its clause is marked "(after 1 May 2021: not used for the default)". Fitted sets come from
+`python run.py calibrate --fit-until D`, never from here; ``TUNED_2021`` below keeps the old, fitted defaults as
+a record.
 """
 
 from __future__ import annotations
@@ -11,217 +19,311 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+PROVENANCES = ("prior", "fitted")
+# The phrase that keeps a later source in a default's text for context only (tests/test_params.py checks it).
+LATER_SOURCE = "(after 1 May 2021: not used for the default)"
+
 
 class ParamsError(ValueError):
     """An unknown parameter, a wrong type or a value out of bounds."""
 
 
-def knob(default, unit: str, lo=None, hi=None, source: str = "", group: str = ""):
-    """A numeric parameter with its unit, bounds (inclusive) and the evidence or reason for its default."""
-    return field(default=default, metadata=dict(unit=unit, lo=lo, hi=hi, source=source, group=group))
+def knob(default, unit: str, lo=None, hi=None, source: str = "", group: str = "", *, provenance: str):
+    """A numeric parameter with its unit, bounds (inclusive), provenance ("prior" or "fitted") and the evidence or
+    reason for its default."""
+    return field(default=default, metadata=dict(unit=unit, lo=lo, hi=hi, provenance=provenance, source=source,
+                                                group=group))
 
 
-def switch(source: str):
-    """A mechanism switch: True runs the mechanism, False turns it off."""
-    return field(default=True, metadata=dict(unit="on/off", lo=None, hi=None, source=source, group="switches"))
+def switch(source: str, *, provenance: str = "prior"):
+    """A mechanism switch: True runs the mechanism, False turns it off. A structural choice: its provenance is that
+    of the mechanism (documented before 1 May 2021, or first principles)."""
+    return field(default=True, metadata=dict(unit="on/off", lo=None, hi=None, provenance=provenance, source=source,
+                                             group="switches"))
 
 
 @dataclass(frozen=True)
 class Params:
     # ---- mechanism switches (each rule can be turned off) --------------------------------------------------------
-    rural_expansion: bool = switch("mechanism 1: districts fall to the Taliban over time")
-    road_interdiction: bool = switch("mechanism 2: roads are cut as the country around them is lost")
-    supply_isolation: bool = switch("mechanism 3: garrisons cut off from Kabul lose strength and morale")
-    air_support: bool = switch("mechanism 4: national air capacity, following the withdrawal timeline")
-    siege_assault: bool = switch("mechanism 5: Taliban mass against capitals and assault them")
-    morale_cascade: bool = switch("mechanism 6: each fall lowers morale nationally and in neighbouring provinces")
-    prison_breaks: bool = switch("mechanism 7: a captured capital frees prisoners who join the attackers")
-    centre_collapse: bool = switch("mechanism 8: when Kabul falls the remaining capitals give up, save hold-outs")
+    rural_expansion: bool = switch(
+        "mechanism 1: districts fall to the Taliban over time. The Taliban would 'keep military pressure' on the "
+        "security forces 'in rural areas' and 'expand their control and influence' (CNA's independent assessment "
+        "for Congress, Jan 2014); LWJ has mapped their districts since Oct 2015")
+    road_interdiction: bool = switch(
+        "mechanism 2: roads are cut as the country around them is lost, as the Kandahar-Lashkar Gah road was in the "
+        "offensive on Lashkar Gah (LWJ, 20 Oct 2020)")
+    supply_isolation: bool = switch(
+        "mechanism 3: garrisons cut off from Kabul lose strength and morale. First principles: an isolated garrison "
+        "gets no resupply, reinforcement or relief; Lashkar Gah was cut off by road in Oct 2020 (LWJ, 20 Oct 2020)")
+    air_support: bool = switch(
+        "mechanism 4: national air capacity, following the withdrawal timeline. Coalition close air support was "
+        "'essential to keeping Taliban forces at bay' (UN Monitoring Team, S/2020/415, May 2020); the Afghan Air "
+        "Force depends on US contractors (SIGAR, Mar 2021)")
+    siege_assault: bool = switch(
+        "mechanism 5: Taliban mass against capitals and assault them: they would 'encircle key cities' (CNA, "
+        "Jan 2014), and took Kunduz on 28 Sep 2015 (AP) and stormed Lashkar Gah in Oct 2020 (AP, 12 Oct 2020)")
+    morale_cascade: bool = switch(
+        "mechanism 6: each fall lowers morale nationally and in neighbouring provinces, and pressed, demoralised "
+        "garrisons give up. Kunduz fell to 'hundreds of insurgents' within a day (AP, 28 Sep 2015); the size of "
+        "each effect is in its own parameter. The 2021 reports of corps collapsing one after another are why "
+        "the cascade is modelled (after 1 May 2021: not used for the default)")
+    prison_breaks: bool = switch(
+        "mechanism 7: a captured capital frees prisoners who join the attackers (Kunduz, 28 Sep 2015: more than "
+        "600 freed, AP)")
+    centre_collapse: bool = switch(
+        "mechanism 8: when Kabul falls the remaining capitals give up, save hold-outs: in Nov 2001 the cities the "
+        "Taliban still held after losing Kabul gave up within weeks, and in 1996-2001 the hold-outs were never "
+        "taken (US State Dept human-rights reports for 2000 and 2001)")
 
     # ---- forces --------------------------------------------------------------------------------------------------
     andsf_strength: float = knob(
         175_000, "persons", 100_000, 300_000,
-        "timeline.md s4: actual ANDSF fighting strength 150,000-200,000 (secondary estimate); 300,699 on paper (SIGAR)",
-        "forces")
+        "IISS Military Balance 2021 (Feb 2021): army 171,500 and air force 7,300; the ~300,000 on the ANDSF rolls "
+        "(SIGAR quarterly reports) count ghost soldiers (in 2016 an Afghan official told SIGAR the real number was "
+        "'closer to 120,000' against 319,595 reported: Fast Company, 2016)", "forces", provenance="prior")
     kabul_garrison_share: float = knob(
         0.20, "share of andsf_strength", 0.05, 0.5,
-        "assumption: the 111th Capital Division, the 201st Corps and the capital's police; no per-province figure found",
-        "forces")
+        "first principles: Kabul holds the 111th Capital Division, a corps and the capital's police, and about a "
+        "sixth of the people (data/province_covariates.csv): a fifth of the force; no per-province figure was found",
+        "forces", provenance="prior")
     corps_hq_bonus: float = knob(
         1.0, "relative weight", 0.0, 3.0,
-        "assumption: a province with an ANA corps HQ (provinces.csv ana_corps_hq) gets (1 + bonus) times the garrison "
-        "weight its population gives", "forces")
+        "first principles: a province with an ANA corps HQ (data/province_covariates.csv has_corps_hq) holds the "
+        "corps' own units besides its share: (1 + bonus) times the garrison weight its population gives",
+        "forces", provenance="prior")
     garrison_population_exponent: float = knob(
         0.5, "dimensionless", 0.0, 1.0,
-        "assumption: garrison weight ~ population^exponent (0 = equal garrisons, 1 = proportional to population)",
-        "forces")
+        "first principles: garrison weight ~ population^exponent, halfway between equal garrisons (0) and "
+        "garrisons proportional to population (1)", "forces", provenance="prior")
     taliban_strength: float = knob(
         75_000, "fighters", 50_000, 120_000,
-        "timeline.md s4: US estimate 75,000; UN Monitoring Team 58,000-100,000 (June 2021)", "forces")
+        "between US officials' 'at least 60,000' (NBC News, Feb 2018) and the UN Monitoring Team's ~100,000 "
+        "fighters, facilitators and non-combatants (S/2019/481, Jun 2019)", "forces", provenance="prior")
     taliban_recruitment_rate: float = knob(
-        0.002, "1/day", 0.0, 0.01,
-        "assumption: UN S/2021/486 reports steady recruitment; 0.2 %/day is +29 % over May-September", "forces")
+        0.00075, "1/day", 0.0, 0.01,
+        "US officials via NBC News (Feb 2018): about 20,000 fighters in 2014, at least 60,000 in 2018, tripled in "
+        "four years: ln 3 / 1,461 days = 0.075 %/day. The model counts no Taliban losses, so this is net growth",
+        "forces", provenance="prior")
 
     # ---- where the Taliban attack (targeting rule: log-attractiveness weights) -----------------------------------
     target_north_weight: float = knob(
-        1.0, "log-weight", -2.0, 3.0,
-        "STRATEGY.md s2: a push in the non-Pashtun north to pre-empt a new Northern Alliance (Reuters 22 Jun, "
-        "AAN 2 Jul and mid-July 2021)", "targeting")
+        0.0, "log-weight", -2.0, 3.0,
+        "first principles: no source before the withdrawal sizes a preference for the non-Pashtun north (the "
+        "largest block of insurgent-held districts lay in Helmand, Kandahar, Uruzgan and Zabul: SIGAR, Jan 2017; "
+        "Kunduz was taken in Sep 2015); 0 = no preference; the northern push reported from "
+        "June 2021 is why the term exists (after 1 May 2021: not used for the default)", "targeting",
+        provenance="prior")
     target_crossing_weight: float = knob(
-        0.7, "log-weight", -2.0, 3.0,
-        "STRATEGY.md s3: border crossings and customs revenue (WSJ ~5 Jul, BBC 9 Jul, AAN mid-July 2021)", "targeting")
+        0.0, "log-weight", -2.0, 3.0,
+        "first principles: no source before the withdrawal shows the Taliban choosing provinces for their border "
+        "crossings; 0 = no preference; the crossings taken from June 2021 and the reports on their customs revenue "
+        "are why the term exists (after 1 May 2021: not used for the default)", "targeting", provenance="prior")
     target_east_weight: float = knob(
-        -0.5, "log-weight", -3.0, 2.0,
-        "STRATEGY.md s2: AAN mid-July 2021, 'an avoidance so far ... of eastern areas which border Pakistan' "
-        "(regions Eastern and South Eastern)", "targeting")
+        0.0, "log-weight", -3.0, 2.0,
+        "first principles: no source before the withdrawal shows the Taliban sparing the eastern provinces on the "
+        "Pakistan border (regions Eastern and South Eastern); 0 = no preference; the term comes from an AAN "
+        "analysis of mid-July 2021 (after 1 May 2021: not used for the default)", "targeting", provenance="prior")
     target_momentum_weight: float = knob(
         1.0, "log-weight per unit control", 0.0, 4.0,
-        "STRATEGY.md s1: rural districts first, then surround the capitals (LWJ May 2021; UN envoy 22 Jun 2021): "
-        "effort follows the ground already held", "targeting")
+        "the Taliban would 'expand their control and influence' in the countryside and 'encircle key cities' (CNA, "
+        "Jan 2014), as they did around Kunduz (taken 28 Sep 2015) and Lashkar Gah (LWJ, 20 Oct 2020): effort "
+        "follows the ground held. Its size is first principles: a unit log-weight (a province fully held draws e "
+        "times the effort per district of one not held at all)", "targeting", provenance="prior")
     target_holdout_weight: float = knob(
         0.0, "log-weight", -4.0, 2.0,
-        "PROVINCES.md s7 and STRATEGY.md s2: the 1996-2001 hold-outs (Panjshir, Badakhshan) were not avoided: "
-        "'by focusing on Badakhshan ... the Taliban are trying to eliminate the core of any opposition' (4 Jul "
-        "2021, UNCONFIRMED author); 0 = no preference either way, their resilience is in morale_holdout_bonus",
-        "targeting")
+        "first principles: no source before the withdrawal shows the Taliban seeking out or avoiding the areas held "
+        "against them in 1996-2001 (Panjshir, Badakhshan); 0 = no preference; their resilience is in "
+        "morale_holdout_bonus", "targeting", provenance="prior")
 
     # ---- mechanism 1: rural expansion -----------------------------------------------------------------------------
     initial_control_share: float = knob(
-        0.18, "share of districts", 0.0, 0.5,
-        "LWJ: 73 districts Taliban-controlled before 1 May 2021, 73/399 = 0.18 (district_control.csv)", "rural")
+        0.19, "share of districts", 0.0, 0.5,
+        "LWJ's district map in mid-April 2021: 77 districts Taliban-controlled of ~400, 0.19 (the map was public "
+        "then; its earliest dated copy is later: data/district_control.csv)", "rural", provenance="prior")
     surrounded_initial_control: float = knob(
         0.5, "share of districts", 0.0, 0.9,
-        "DIA via Lead IG (FDD 19 May 2021): Pul-i-Khumri, Kunduz, Kandahar, Lashkar Gah and Tarin Kot 'surrounded' "
-        "in Feb 2021; the share itself is an assumption", "rural")
+        "first principles: a capital reported 'surrounded' is read as besieged, its province holding the majority of "
+        "districts siege_threshold asks for (0.5); which capitals: data/province_covariates.csv surrounded_feb_2021, "
+        "the DIA's February 2021 state as the Lead IG published it in May 2021 (after 1 May 2021: not used for the "
+        "default)", "rural", provenance="prior")
     rural_rate: float = knob(
-        0.15, "1/day", 0.0, 0.5,
-        "scale of the district hazard; the LWJ series (73 -> 106 -> 204 -> 224 districts) is its target; default from the aggregate-timing search (tools/tune_timing.py)", "rural")
+        0.0105, "1/day", 0.0, 0.5,
+        "two dated anchors, solved together with rural_morale_exponent (neighbours alike, the Taliban's strength "
+        "held at its May level): before the withdrawal (morale_initial, 0.19 held) LWJ's count rose by ~10 "
+        "districts a year (41 in Sep 2017, 77 in mid-April 2021: 0.025 of 399 a year); after it (morale lower by "
+        "withdrawal_morale_drop) the Taliban 'could overrun most of Afghanistan within two to three years' (US "
+        "intelligence via the NYT, 26 Mar 2021): half the districts in 2.5 years", "rural", provenance="prior")
     rural_neighbour_boost: float = knob(
         1.0, "dimensionless", 0.0, 5.0,
-        "STRATEGY.md s1: districts fall faster next to Taliban-held ground; the size is an assumption", "rural")
+        "first principles: control spreads from the ground already held (CNA, Jan 2014); at full neighbour control "
+        "the district hazard doubles (a unit effect)", "rural", provenance="prior")
     rural_morale_exponent: float = knob(
-        3.2, "dimensionless", 0.0, 5.0,
-        "STRATEGY.md s4: districts fell through negotiated surrenders of low-morale posts (NYT 27 May 2021); "
-        "district hazard ~ (1 - morale)^exponent, an assumption; default from the aggregate-timing search (tools/tune_timing.py)", "rural")
+        3.9, "dimensionless", 0.0, 5.0,
+        "district hazard ~ (1 - morale)^exponent; the exponent is the second unknown of rural_rate's two anchors: "
+        "the withdrawal's morale drop must raise the pace from ~10 districts a year (LWJ, Sep 2017 to mid-April "
+        "2021) to most of the country in 2-3 years (US intelligence via the NYT, 26 Mar 2021): "
+        "(0.475/0.3)^3.9 = 6", "rural", provenance="prior")
 
     # ---- mechanism 2: road interdiction ---------------------------------------------------------------------------
     road_cut_rate: float = knob(
-        0.011, "1/day per 100 km", 0.0, 0.2,
-        "assumption: daily chance a link is cut when the country at both ends is Taliban-held, per 100 km of road; default from the aggregate-timing search (tools/tune_timing.py)",
-        "roads")
+        0.14, "1/day per 100 km", 0.0, 0.2,
+        "first principles: with the country at both ends Taliban-held, a 100 km stretch of road is closed within "
+        "about a week (1/7 per day); the ~130 km Kandahar-Lashkar Gah road was shut in the first days of the "
+        "offensive on Lashkar Gah (LWJ, 20 Oct 2020)", "roads", provenance="prior")
     poor_road_cut_multiplier: float = knob(
         2.0, "dimensionless", 1.0, 5.0,
-        "assumption: poor or seasonal roads (roads.csv quality = poor) are easier to close", "roads")
+        "first principles: poor or seasonal roads (data/roads.csv quality = poor) are slower to clear and have no "
+        "alternative: twice as easy to close", "roads", provenance="prior")
     road_reopen_rate: float = knob(
         0.02, "1/day", 0.0, 0.2,
-        "assumption: the government reopens a cut link between two held capitals, scaled by its own ground", "roads")
+        "first principles: reopening a cut road takes a planned clearing operation, about one in 50 days while "
+        "the government holds the country at both ends (scaled by its share of it)", "roads", provenance="prior")
 
     # ---- mechanism 3: supply and isolation ------------------------------------------------------------------------
     isolation_attrition_rate: float = knob(
         0.01, "1/day", 0.0, 0.1,
-        "assumption: an isolated garrison loses 1 %/day of its strength (no resupply, no reinforcement)", "supply")
+        "first principles: an isolated garrison, with no resupply, reinforcement or casualty evacuation, loses "
+        "1 %/day of its strength (a quarter in a month)", "supply", provenance="prior")
     isolation_morale_rate: float = knob(
-        0.002, "morale/day", 0.0, 0.1,
-        "assumption; SIGAR names isolation and failed resupply among the causes of the collapse; default from the aggregate-timing search (tools/tune_timing.py)", "supply")
+        0.0012, "morale/day", 0.0, 0.1,
+        "first principles: isolation wears morale down as a siege does; no source before the withdrawal tells "
+        "the two apart, so siege_morale_rate's value", "supply", provenance="prior")
 
     # ---- mechanism 4: air support ---------------------------------------------------------------------------------
     aaf_strikes_per_day: float = knob(
-        16.0, "strikes/day", 0.0, 60.0,
-        "timeline.md s5: Afghan government claim of 491 AAF attacks in the month to 29 Jun 2021 (~16/day)", "air")
+        5.5, "strikes/day", 0.0, 60.0,
+        "NATO Air Command-Afghanistan (Maj. Gen. J. Hecker, Feb 2018): the Afghan Air Force carried out more than "
+        "2,000 airstrikes in 2017, 5.5 a day; a floor, as its strikes rose in 2020 (Costs of War, N. Crawford, "
+        "7 Dec 2020, without a count)", "air", provenance="prior")
     us_strikes_per_day: float = knob(
         8.0, "strikes/day", 0.0, 40.0,
-        "assumption: far below the 2019 rate of ~20/day (7,423 strikes, SIGAR), cut sharply after the Doha deal",
-        "air")
+        "first principles: well below 2019's ~20/day (AFCENT: 7,423 weapons released in 2019): after the Doha "
+        "agreement (29 Feb 2020) US strikes declined and were limited to the defence of Afghan forces (Costs of "
+        "War, 7 Dec 2020), their monthly counts no longer published: two-fifths of 2019's rate", "air",
+        provenance="prior")
     us_air_after_bagram: float = knob(
         0.5, "share", 0.0, 1.0,
-        "assumption: over-the-horizon US air support after the Bagram handover (2 Jul) until the mission ends (31 Aug)",
-        "air")
+        "first principles: after the Bagram handover (data/events.csv) US aircraft fly 'over the horizon' from Gulf "
+        "bases and carriers, hours away: half the support, until the mission ends", "air", provenance="prior")
     aaf_contractor_dependence: float = knob(
-        0.65, "dimensionless", 0.0, 1.0,
-        "SIGAR: AC-208 readiness 93 % -> 63 % as contractors fell 17,000 -> 7,800; "
-        "readiness = 1 - dependence x (1 - contractors/April contractors) gives 0.65", "air")
+        1.0, "dimensionless", 0.0, 1.0,
+        "SIGAR (J. Sopko, Mar 2021): US contractors do 100 % of the maintenance of the AAF's C-130s and UH-60s, "
+        "which could fly only a few months without them; readiness = 1 - dependence x (1 - contractors/April "
+        "contractors), taken proportional to the contractors left (dependence 1)", "air", provenance="prior")
     strikes_per_capital: float = knob(
         4.0, "strikes/day", 1.0, 20.0,
-        "assumption: strikes a day needed to cover one threatened capital fully", "air")
+        "first principles: covering one threatened capital for a day takes about four strikes (one every few "
+        "daylight hours)", "air", provenance="prior")
     air_defence_multiplier: float = knob(
         1.0, "dimensionless", 0.0, 5.0,
-        "assumption: a fully covered garrison fights as (1 + multiplier) times its strength", "air")
+        "first principles: full air cover doubles a garrison's effective strength ((1 + multiplier) times)", "air",
+        provenance="prior")
 
     # ---- mechanism 5: siege and assault ---------------------------------------------------------------------------
     siege_threshold: float = knob(
-        0.6, "share of districts", 0.2, 1.0,
-        "STRATEGY.md s1: capitals are besieged once the surrounding districts are taken; the share is an assumption",
-        "siege")
+        0.5, "share of districts", 0.2, 1.0,
+        "first principles: a capital is besieged once the Taliban hold the majority of its province's districts "
+        "(rural control first, then 'encircle key cities': CNA, Jan 2014)", "siege", provenance="prior")
     held_capital_control_cap: float = knob(
         0.8, "share of districts", 0.5, 1.0,
-        "assumption: while its capital holds, the capital's own district and its approaches stay contested, so "
-        "Taliban control of a province saturates below 1 (LWJ 27 Jul: 224 of 421 held, 110 contested)", "rural")
+        "first principles: while its capital holds, the capital's own district and the approaches to it (about two "
+        "of a province's ~12 districts) stay contested, so Taliban control of a province saturates at about 0.8",
+        "rural", provenance="prior")
     siege_force_share: float = knob(
         0.5, "share", 0.05, 1.0,
-        "assumption: share of the Taliban effort in a province that masses against its capital during a siege",
-        "siege")
+        "first principles: half the Taliban effort in a besieged province masses against the capital, the other "
+        "half holds the districts", "siege", provenance="prior")
     campaign_gate_progress: float = knob(
-        0.95, "share of withdrawal", 0.0, 1.0,
-        "STRATEGY.md s1 and s4: UN envoy 22 Jun 2021, the Taliban positioned to take the capitals 'once foreign "
-        "forces are fully withdrawn'; Mujahid 5 Jul: districts and highways first. No capital is assaulted or "
-        "handed over before the withdrawal reaches this share (0.95: reported more than 95 % on 29 Jul); hand-tuned",
-        "siege")
+        0.0, "share of withdrawal", 0.0, 1.0,
+        "no gate (0): under the Doha agreement the Taliban still attacked provincial capitals while US forces were "
+        "there (SIGAR, 30 Jul 2020: attacks 'at several sites in provincial capitals'; Lashkar Gah, AP 12 Oct "
+        "2020), so nothing published before the withdrawal shows them waiting for it: capitals may be assaulted or "
+        "handed over from the first day, as force ratio, air cover and morale allow; the statements of Jun-Jul "
+        "2021 that capitals would wait for the withdrawal are why the gate exists (after 1 May 2021: not used for "
+        "the default)", "siege", provenance="prior")
     assault_rate: float = knob(
-        0.15, "1/day", 0.0, 1.0,
-        "hand-tuned: the highest daily chance that an assault succeeds; half of it at a force ratio of "
-        "assault_ratio_half", "siege")
+        0.5, "1/day", 0.0, 1.0,
+        "first principles: at overwhelming odds an assault takes a city within about two days (Kunduz, 28 Sep "
+        "2015: the Taliban reached the main square within 12 hours, AP): the highest daily chance of success; half "
+        "of it at a force ratio of assault_ratio_half", "siege", provenance="prior")
     assault_ratio_half: float = knob(
-        1.5, "attackers per effective defender", 0.2, 10.0,
-        "assumption: the classic 3:1 attacker advantage halved for demoralised, often hollow garrisons", "siege")
+        3.0, "attackers per effective defender", 0.2, 10.0,
+        "first principles: the classic 3:1 rule for the attacker; ghost soldiers are already out of andsf_strength "
+        "and morale is already in the defence (0.5 + morale), so it is not lowered for hollow garrisons", "siege",
+        provenance="prior")
 
     # ---- mechanism 6: morale cascade ------------------------------------------------------------------------------
-    morale_initial: float = knob(0.7, "morale (0-1)", 0.2, 1.0, "assumption", "morale")
+    morale_initial: float = knob(
+        0.7, "morale (0-1)", 0.2, 1.0,
+        "first principles: the anchor of the morale scale, a garrison willing to fight but short of full; the "
+        "other morale parameters are sized against it and surrender_threshold", "morale", provenance="prior")
     morale_holdout_bonus: float = knob(
         0.3, "morale (0-1)", 0.0, 0.6,
-        "PROVINCES.md s7: areas held against the Taliban in 2001 (yes: full bonus, partly: half)", "morale")
+        "first principles: the areas the Taliban never took in 1996-2001 (Panjshir and Faizabad: US State Dept "
+        "human-rights reports for 2000 and 2001; data/province_covariates.csv) start at full morale (0.7 + 0.3); "
+        "provinces held in part get half", "morale", provenance="prior")
     morale_power_broker_bonus: float = knob(
         0.05, "morale (0-1)", 0.0, 0.3,
-        "PROVINCES.md: power brokers' militias (Atta Noor, Ismail Khan, Dostum); reported to carry little", "morale")
+        "first principles: a power broker's militia (data/province_covariates.csv has_power_broker) is small beside "
+        "the garrison and its effect on the garrison's will was never measured: a small bonus, a sixth of the "
+        "hold-outs'", "morale", provenance="prior")
     withdrawal_morale_drop: float = knob(
-        0.26, "morale (0-1)", 0.0, 0.6,
-        "SIGAR (May 2022): the withdrawal decision was 'the single most important factor' in the collapse; "
-        "morale falls by this much as the withdrawal completes; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
-    siege_morale_rate: float = knob(0.005, "morale/day", 0.0, 0.1, "assumption: a besieged garrison's morale erodes; default from the aggregate-timing search (tools/tune_timing.py)",
-                                    "morale")
+        0.175, "morale (0-1)", 0.0, 0.6,
+        "first principles on dated assessments: the withdrawal weakens the garrisons but does not by itself break "
+        "them (coalition air support kept 'Taliban forces at bay', UN S/2020/415, May 2020; most of the country "
+        "lost in two to three years, not at once: US intelligence via the NYT, 26 Mar 2021); it takes a garrison "
+        "half-way from morale_initial to surrender_threshold, (0.7 - 0.35) / 2, as the withdrawal completes",
+        "morale", provenance="prior")
+    siege_morale_rate: float = knob(
+        0.0012, "morale/day", 0.0, 0.1,
+        "a siege spends what morale the withdrawal leaves above surrender_threshold (0.175) in about five months, "
+        "as Kunduz, assaulted in the spring and pressed from then on, fell on 28 Sep 2015 (The Independent, "
+        "28 Sep 2015): 0.175 / 150 days", "morale", provenance="prior")
     cascade_national: float = knob(
-        0.019, "morale per fall", 0.0, 0.1,
-        "STRATEGY.md s5: the corps collapses demoralised forces nationally (AP 14 Aug, AAN 14 Aug); default from the aggregate-timing search (tools/tune_timing.py)", "morale")
+        0.0053, "morale per fall", 0.0, 0.1,
+        "first principles: the fall of every other capital would spend what morale the withdrawal leaves above "
+        "surrender_threshold, 0.175 / 33; one fall alone moves little, as when Kunduz fell in Sep 2015 and no other "
+        "capital followed", "morale", provenance="prior")
     cascade_neighbour: float = knob(
-        0.09, "morale per fall", 0.0, 0.3,
-        "assumption: a fall next door (road neighbour) hits harder than a fall far away; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
+        0.074, "morale per fall", 0.0, 0.3,
+        "first principles: the fall of all its road neighbours (2.35 on average, data/roads.csv) would spend what "
+        "morale the withdrawal leaves above surrender_threshold: 0.175 / 2.35", "morale", provenance="prior")
     surrender_threshold: float = knob(
-        0.16, "morale (0-1)", 0.0, 0.8,
-        "capitals.csv: 13 of 34 capitals surrendered and 6 were negotiated: below this morale a besieged or isolated "
-        "garrison gives up; default from the aggregate-timing search (tools/tune_timing.py)",
-        "morale")
+        0.35, "morale (0-1)", 0.0, 0.8,
+        "first principles: a pressed garrison gives up once it has lost half its starting morale "
+        "(morale_initial / 2)", "morale", provenance="prior")
     encircled_share: float = knob(
         0.5, "share of road neighbours", 0.0, 1.0,
-        "assumption: a garrison with this share of its neighbouring capitals fallen counts as pressed (encircled) "
-        "even if not besieged: how Kabul, with all its approaches lost, gave up on 15 Aug", "morale")
+        "first principles: a garrison with the majority of its neighbouring capitals fallen counts as pressed "
+        "(encircled) even if not besieged", "morale", provenance="prior")
     surrender_rate: float = knob(
-        0.27, "1/day", 0.0, 1.0, "daily chance a pressed garrison below the threshold gives up; default from the aggregate-timing search (tools/tune_timing.py)", "morale")
+        0.14, "1/day", 0.0, 1.0,
+        "first principles: a pressed garrison below the threshold negotiates its hand-over, through elders, in "
+        "about a week (1/7 per day)", "morale", provenance="prior")
 
     # ---- mechanism 7: prison breaks -------------------------------------------------------------------------------
     prisoners_per_capital: float = knob(
-        170.0, "persons", 0.0, 2000.0,
-        "timeline.md s6: ~1,000 prisoners freed from the first six capitals taken (TOLOnews 11 Aug)", "prisons")
-    prisoner_join_share: float = knob(0.5, "share", 0.0, 1.0, "assumption: half the freed prisoners take up arms",
-                                      "prisons")
+        600.0, "persons", 0.0, 2000.0,
+        "Kunduz, 28 Sep 2015: the Taliban freed more than 600 prisoners (AP via The Independent): the one count "
+        "of a captured capital's prison before the withdrawal", "prisons", provenance="prior")
+    prisoner_join_share: float = knob(
+        0.23, "share", 0.0, 1.0,
+        "Kunduz, 28 Sep 2015: 140 of the 600 prisoners freed were Taliban (AP): the share taken to join the "
+        "attackers", "prisons", provenance="prior")
 
     # ---- mechanism 8: collapse of the centre ----------------------------------------------------------------------
     post_kabul_surrender_rate: float = knob(
-        0.6, "1/day", 0.0, 1.0,
-        "capitals.csv: Parun and others handed over 'when news came that the republic had collapsed in Kabul'",
-        "centre")
+        0.14, "1/day", 0.0, 1.0,
+        "first principles: once Kabul has fallen every garrison is pressed and cut off from pay and command, and "
+        "gives up as a pressed, demoralised one does (surrender_rate, 1/7 per day), as the cities the Taliban "
+        "still held after losing Kabul on 13 Nov 2001 gave up within one to four weeks (Kunduz on 26 Nov 2001, "
+        "Kandahar on 7 Dec 2001); the hand-overs after Kabul fell in 2021 are why the mechanism exists (after 1 May 2021: not "
+        "used for the default)", "centre", provenance="prior")
     holdout_assault_factor: float = knob(
-        0.3, "dimensionless", 0.0, 1.0,
-        "assumption: hold-outs (held in 2001) fight on after Kabul; their assault chance is scaled by this "
-        "(Panjshir fell on 6 Sep, three weeks after Kabul)", "centre")
+        0.0, "dimensionless", 0.0, 1.0,
+        "the 1996-2001 record: the Taliban, holding Kabul, never took the Panjshir valley or Faizabad in five "
+        "years (US State Dept human-rights reports for 2000 and 2001): after Kabul falls the hold-outs' assault "
+        "chance is scaled by 0", "centre", provenance="prior")
 
     # ------------------------------------------------------------------------------------------------------------
     def __post_init__(self):
@@ -229,7 +331,8 @@ class Params:
 
     @classmethod
     def spec(cls) -> dict[str, dict[str, Any]]:
-        """Name -> {default, type, unit, lo, hi, source, group}: the one description every other layer reads."""
+        """Name -> {default, type, unit, lo, hi, provenance, source, group}: the one description every other layer
+        reads."""
         out = {}
         for f in fields(cls):
             out[f.name] = dict(default=f.default, type=type(f.default).__name__, **f.metadata)
@@ -270,3 +373,18 @@ class Params:
         """The parameters that differ from their defaults."""
         base = Params()
         return {k: v for k, v in self.to_dict().items() if getattr(base, k) != v}
+
+
+# The defaults before they were re-derived as priors (issue 11), kept as a record and for tests that need the
+# 2021 collapse inside the window. A *fitted* set, never a default: the ten timing parameters (rural_rate to
+# surrender_rate) were searched by tools/tune_timing.py on the LWJ district shares of 2021-06-15 to 2021-07-27,
+# the capitals fallen by each day from 2021-08-01 to 2021-09-06 and Kabul's fall on 2021-08-15; the targeting
+# weights, the campaign gate and the assault rate were set by hand from reports of May-August 2021.
+TUNED_2021 = dict(
+    taliban_recruitment_rate=0.002, target_north_weight=1.0, target_crossing_weight=0.7, target_east_weight=-0.5,
+    initial_control_share=0.18, rural_rate=0.15, rural_morale_exponent=3.2, road_cut_rate=0.011,
+    isolation_morale_rate=0.002, aaf_strikes_per_day=16.0, aaf_contractor_dependence=0.65, siege_threshold=0.6,
+    campaign_gate_progress=0.95, assault_rate=0.15, assault_ratio_half=1.5, withdrawal_morale_drop=0.26,
+    siege_morale_rate=0.005, cascade_national=0.019, cascade_neighbour=0.09, surrender_threshold=0.16,
+    surrender_rate=0.27, prisoners_per_capital=170.0, prisoner_join_share=0.5, post_kabul_surrender_rate=0.6,
+    holdout_assault_factor=0.3)

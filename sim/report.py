@@ -239,8 +239,9 @@ def district_table(scorecard: dict) -> str:
 
 
 def params_table() -> str:
-    """Every parameter with its default, unit, bounds and source, grouped as in sim/params.py."""
-    lines = []
+    """Every parameter with its default, unit, bounds, provenance (prior or fitted) and source, grouped as in
+    sim/params.py."""
+    lines = [f"  {'parameter':<30} {'default':>9} {'unit':<34} {'bounds':<16} provenance"]
     group = None
     for name, s in Params.spec().items():
         if s["group"] != group:
@@ -248,19 +249,20 @@ def params_table() -> str:
             lines.append(f"\n[{group}]")
         bounds = "" if s["lo"] is None else f"[{s['lo']:g}, {s['hi']:g}]"
         default = s["default"] if isinstance(s["default"], bool) else f"{s['default']:g}"
-        lines.append(f"  {name:<30} {default!s:>9} {s['unit']:<34} {bounds:<16}")
+        lines.append(f"  {name:<30} {default!s:>9} {s['unit']:<34} {bounds:<16} {s['provenance']}")
         lines.append(f"      {s['source']}")
-    return "\n".join(lines).lstrip("\n")
+    return "\n".join(lines)
 
 
 def params_markdown() -> str:
     """The parameter table of docs/ODD.md, generated from Params so the two cannot drift apart."""
-    lines = ["| parameter | default | unit | bounds | source or reason |", "|---|---|---|---|---|"]
+    lines = ["| parameter | default | unit | bounds | provenance | source or reason |", "|---|---|---|---|---|---|"]
     for name, s in Params.spec().items():
         bounds = "on/off" if s["lo"] is None else f"{s['lo']:g} - {s['hi']:g}"
         default = str(s["default"]).lower() if isinstance(s["default"], bool) else f"{s['default']:g}"
         unit = "" if s["unit"] == "on/off" else s["unit"]
-        lines.append(f"| `{name}` | {default} | {unit} | {bounds} | {s['source'].replace('|', '/')} |")
+        lines.append(f"| `{name}` | {default} | {unit} | {bounds} | {s['provenance']} | "
+                     f"{s['source'].replace('|', '/')} |")
     return "\n".join(lines)
 
 

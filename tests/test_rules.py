@@ -8,7 +8,7 @@ import pytest
 from sim import rules
 from sim.data import load_record
 from sim.ensemble import observed_fall_days, run_chunk, run_ensemble
-from sim.params import Params
+from sim.params import TUNED_2021, Params
 from sim.rules import NOT_FALLEN, SEEDED, initial_state, make_drivers
 from sim.seeding import start_state
 from sim.world import build_world, day_index
@@ -64,8 +64,11 @@ def test_held_count_follows_from_the_fall_days(world, start):
 
 @pytest.mark.parametrize("switch", [n for n, s in Params.spec().items() if s["group"] == "switches"])
 def test_each_mechanism_can_be_switched_off(world, switch):
-    on = run_ensemble(Params(), 300, seed=5, world=world)
-    off = run_ensemble(Params().replace(**{switch: False}), 300, seed=5, world=world)
+    # On the fitted 2021 set every mechanism acts inside the window; under the prior defaults Kabul holds, so the
+    # collapse of the centre never comes into play.
+    base = Params(**TUNED_2021)
+    on = run_ensemble(base, 300, seed=5, world=world)
+    off = run_ensemble(base.replace(**{switch: False}), 300, seed=5, world=world)
     assert np.isfinite(off.district_share).all()
     assert not np.array_equal(on.fall_day, off.fall_day), f"turning {switch} off changed nothing"
 
@@ -145,16 +148,18 @@ def test_the_model_never_reads_observed_fall_dates(tmp_path, world):
     shutil.copytree(DATA_DIR, d)
     lines = (d / "provinces.csv").read_text().splitlines()
     header, rows = lines[0], lines[1:]
-    col = header.split(",").index("fell_on")
-    dates = [r.split(",")[col] for r in rows]
-    rotated = dates[7:] + dates[:7]
-    rows = [",".join(r.split(",")[:col] + [x] + r.split(",")[col + 1:]) for r, x in zip(rows, rotated)]
+    for name in ("fell_on", "reported_on"):  # each fall moves with the day it was reported
+        col = header.split(",").index(name)
+        dates = [r.split(",")[col] for r in rows]
+        rotated = dates[7:] + dates[:7]
+        rows = [",".join(r.split(",")[:col] + [x] + r.split(",")[col + 1:]) for r, x in zip(rows, rotated)]
     (d / "provinces.csv").write_text("\n".join([header] + rows) + "\n")
     scrambled = build_world(load_record(d))
     assert not np.array_equal(observed_fall_days(scrambled), observed_fall_days(world))
-    a = run_ensemble(Params(), 200, seed=8, world=world)
-    b = run_ensemble(Params(), 200, seed=8, world=scrambled)
-    assert np.array_equal(a.fall_day, b.fall_day)
+    p = Params(**TUNED_2021)  # a set under which capitals fall inside the window, so the comparison is not empty
+    a = run_ensemble(p, 200, seed=8, world=world)
+    b = run_ensemble(p, 200, seed=8, world=scrambled)
+    assert (a.fall_day != NOT_FALLEN).any() and np.array_equal(a.fall_day, b.fall_day)
 
 
 def test_supply_search_agrees_with_networkx(world):
