@@ -355,7 +355,7 @@ def cmd_run(args) -> int:
     from sim.experiment import run_scenario, with_overrides
     from sim.metrics import HeldBands, score_ensemble
     from sim.plots import held_over_time
-    from sim.report import capital_table, district_table, fmt_seconds, metrics_table
+    from sim.report import capital_table, district_table, fmt_seconds, metrics_table, patterns_table
     from sim.scenario import load_scenario
     from sim.store import run_definition, write_run
 
@@ -402,6 +402,8 @@ def cmd_run(args) -> int:
     what = "" if n_scored == world.n_provinces else ", those still held at the start: the nulls are scored on the same"
     print(f"Fit to the observed record ({n_scored} capitals{what})")
     print(metrics_table(scorecard))
+    print()
+    print(patterns_table(scorecard))
     districts = district_table(scorecard)
     if districts:
         print()

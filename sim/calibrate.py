@@ -51,22 +51,29 @@ class Target:
     district_until: dt.date | None  # use LWJ figures dated before this (None: all)
     held_through: int | None = None  # day index: the others were still held at its end
     exclude: tuple[int, ...] = ()  # capitals left out of the loss altogether (a cross-validation fold)
+    known_on: dt.date | None = None  # the information cut-off: runs see the record as known that morning
 
     def without(self, capitals) -> "Target":
         """The same target with some capitals left out entirely: neither fitted nor counted as held."""
         fit = self.fit.copy()
         fit[capitals] = False
         return Target(fit, self.district_until, self.held_through,
-                      tuple(sorted(set(self.exclude) | {int(i) for i in capitals})))
+                      tuple(sorted(set(self.exclude) | {int(i) for i in capitals})), self.known_on)
+
+    def world(self, world: World) -> World:
+        """What the runs of a trial see: `world` as known at the cut-off (whole without one)."""
+        return world if self.known_on is None else world.known_on(self.known_on)
 
 
 def target_until(world: World, fit_until: dt.date | None) -> Target:
-    """What was known at the end of `fit_until`: the falls on or before it, the LWJ figures dated before it, and
-    that every other capital still held. None: the whole record."""
-    obs = observed_fall_days(world)
+    """What was known at the end of `fit_until`: the falls reported by then, the LWJ figures dated before it and
+    published by then, that every other capital still held, and for the runs the record as known the next
+    morning (sim/data.py Record.known_on). None: the whole record."""
     if fit_until is None:
         return Target(np.ones(world.n_provinces, bool), None)
-    return Target((obs >= 0) & (obs <= day_index(fit_until)), fit_until, day_index(fit_until))
+    known_on = fit_until + dt.timedelta(days=1)
+    obs = observed_fall_days(world.known_on(known_on))
+    return Target((obs >= 0) & (obs <= day_index(fit_until)), fit_until, day_index(fit_until), known_on=known_on)
 
 
 def loss_terms(result, world: World, target: Target) -> dict[str, float]:
@@ -110,7 +117,7 @@ def total_loss(terms: dict[str, float]) -> float:
 def run_trial(task) -> dict:
     """One trial in a worker: (values, scenario, replicates, seed, target[, data dir]) -> loss terms and loss."""
     values, scenario, replicates, seed, target, *rest = task
-    world = world_for(rest[0] if rest else None)
+    world = target.world(world_for(rest[0] if rest else None))
     params = scenario.params.replace(**values)
     r = run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
                      interventions=scenario.events, initial=scenario.initial, daily=False)
@@ -286,7 +293,8 @@ def calibrated_toml(scenario: Scenario, best: dict, note: str) -> str:
     lines = [f'name = "{scenario.name}-calibrated"',
              f'description = """Calibrated from {scenario.name}. {note}"""',
              f"start = {scenario.start.isoformat()}", f"end = {scenario.end.isoformat()}",
-             f"replicates = {scenario.replicates}", f"seed = {scenario.seed}", "", "[params]"]
+             f"replicates = {scenario.replicates}", f"seed = {scenario.seed}",
+             f"hindsight = {str(scenario.hindsight).lower()}", "", "[params]"]
     merged = {**scenario.params.changed(), **best}
     for k in Params.names():
         if k in merged:
@@ -388,7 +396,7 @@ def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int
         name = f"cv-{k}-fold-{f}"
         study = calibrate(scenario, world, out, executor, trials, replicates, seed, target.without(fold),
                           batch=batch, progress=progress, study_name=name, data_dir=data_dir)
-        r = _run(scenario, scenario.params.replace(**study.best_params), replicates, seed, world)
+        r = _run(scenario, scenario.params.replace(**study.best_params), replicates, seed, target.world(world))
         medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
     obs = observed(world, day_index(scenario.start), day_index(scenario.end))
     keep = target.fit[obs.index]
@@ -399,15 +407,16 @@ def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int
 
 def fresh_seed_scores(scenario: Scenario, world: World, best: dict, replicates: int, seed: int, target: Target,
                       n_seeds: int = 5) -> list[dict]:
-    """The best point re-run on fresh seeds: its fit on all capitals, in sample and held out, each time."""
+    """The best point re-run on fresh seeds (seeing the record as known at the cut-off): its fit on all
+    capitals, in sample and held out, each time, scored against the whole record."""
     params = scenario.params.replace(**best)
     out = []
     for k in range(1, n_seeds + 1):
-        r = _run(scenario, params, replicates, seed + 1000 * k, world)
+        r = _run(scenario, params, replicates, seed + 1000 * k, target.world(world))
         out.append({"all_capitals": score_capitals(r, world, np.ones(world.n_provinces, bool)),
                     "in_sample": score_capitals(r, world, target.fit),
                     "held_out": score_capitals(r, world, ~target.fit) if (~target.fit).sum() > 2 else None,
-                    "terms": loss_terms(r, world, target)})
+                    "terms": loss_terms(r, target.world(world), target)})
     return out
 
 

@@ -30,7 +30,9 @@ def with_overrides(scenario: Scenario, runs: int | None = None, seed: int | None
 def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chunk_size: int | None = None,
                  progress: bool = False, daily: bool = True) -> EnsembleResult:
     """All replicates of a scenario; the same seed gives the same result whatever the engine's batching.
-    daily=False keeps memory flat in the number of runs (no daily held counts; see run_ensemble)."""
+    The runs see `world` as the scenario says (Scenario.world: as known on the morning of its start, or whole in
+    hindsight); score them against the whole `world`. daily=False keeps memory flat in the number of runs."""
+    world = scenario.world(world)
     if engine == "mesa":
         from .model import run_models
 

@@ -42,7 +42,8 @@ from .world import World
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 LATEST_START = dt.date(2021, 8, 15)
 TOP_KEYS = {"name": "text", "description": "text", "start": "date", "end": "date", "replicates": "integer",
-            "seed": "integer", "params": "table", "initial": "table", "events": "array of tables"}
+            "seed": "integer", "hindsight": "true or false", "params": "table", "initial": "table",
+            "events": "array of tables"}
 REQUIRED = ("name", "description", "start", "end", "replicates", "seed")
 INITIAL_KEYS = ("fallen", "besieged", "prisoners_freed")
 MAX_REPLICATES = 10_000_000
@@ -98,6 +99,14 @@ class Scenario:
     events: tuple[Intervention, ...] = ()
     text: str = ""  # the file as read, stored in the results manifest
     path: str = ""
+    # False (the default): a forecast made on the morning of `start`, whose inputs are the record as known then.
+    # True: a reconstruction whose inputs are the record as it turned out (the withdrawal as it happened, reports
+    # published later); its fit to 2021 is in sample by construction.
+    hindsight: bool = False
+
+    def world(self, world: World) -> World:
+        """The world this scenario's runs see: `world` as known on the morning of the start, or whole."""
+        return world if self.hindsight else world.known_on(self.start)
 
     @property
     def summary(self) -> str:
@@ -289,6 +298,12 @@ def read_toml(text: str, path, world: World, keys) -> tuple[dict, Checker]:
     return raw, c
 
 
+def _flag(c: Checker, key: str, value) -> bool:
+    if not isinstance(value, bool):
+        c.fail(key, f"expected true or false, got {show(value)}")
+    return value
+
+
 def parse_scenario(text: str, path, world: World) -> Scenario:
     """Validate the text of a scenario file; raises ScenarioError naming the file and the key."""
     raw, c = read_toml(text, path, world, TOP_KEYS)
@@ -359,6 +374,7 @@ def parse_scenario(text: str, path, world: World) -> Scenario:
         events=events,
         text=text,
         path=str(path),
+        hindsight=_flag(c, "hindsight", raw.get("hindsight", False)),
     )
 
 

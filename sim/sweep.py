@@ -205,9 +205,9 @@ def run_point(task: tuple) -> dict:
     the command was given (cached per process).
     """
     point_id, values, point_seed, replicates, scenario, *rest = task
-    world = world_for(rest[0] if rest else None)
+    world = world_for(rest[0] if rest else None)  # scored against the whole record; runs see scenario.world
     params = scenario.params.replace(**values)
-    r = run_ensemble(params, replicates, point_seed, scenario.start, scenario.end, world,
+    r = run_ensemble(params, replicates, point_seed, scenario.start, scenario.end, scenario.world(world),
                      interventions=scenario.events, initial=scenario.initial, daily=False)
     obs = observed(world, r.start_day, r.end_day, seeded_capitals(r))
     days = censored(r.fall_day, r.end_day)
