@@ -309,6 +309,41 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only these parameters (default: every numeric parameter)")
     add_executor_options(se, "results folder (default results/sensitivity-<method>-<scenario>)")
 
+    from sim.validate import COLUMNS, DEFAULT_BOOTSTRAP, DEFAULT_CUTOFFS, DEFAULT_REPLICATES, DEFAULT_RUNS, \
+        DEFAULT_TRIALS
+
+    va = sub.add_parser(
+        "validate", help="rolling-origin validation: calibrate on what was known by each cut-off, forecast, score "
+                         "against the null models with intervals",
+        description="For each cut-off D: calibrate the global parameters on what was known by the end of the day "
+                    "before (the falls, the LWJ figures published, that the others still held), forecast from D "
+                    "with the calibrated and with the prior parameters (two root seeds), and score the capitals "
+                    "still held at D against the distance nulls (road km, great-circle km, hops from Kabul) and "
+                    "the timing null, each difference with a 90 % paired bootstrap interval over capitals; then "
+                    "a pooled line. Resumable: started again on the same folder it skips the cut-offs done.",
+        epilog=COLUMNS + "\n\nOutput (results/validate-<scenario>/): manifest.json, study.db, cutoffs/<D>.json and "
+               ".npz, validation.json, validation.csv (one row per cut-off, variant, score and null), "
+               "validation.png, report.html.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    va.add_argument("scenario", nargs="?", default="forecast", metavar="SCENARIO",
+                    help="the scenario giving the parameters, events and end (default: forecast); its runs always "
+                         "see the record as known at each cut-off")
+    va.add_argument("--cutoffs", default=",".join(DEFAULT_CUTOFFS), metavar="D,D,...",
+                    help="forecast dates, 2021-05-02 to 2021-08-15 (default: " + ", ".join(DEFAULT_CUTOFFS)
+                         + "); 'none': the in-sample scorecard on all 34 with cross-validation over capitals")
+    va.add_argument("--trials", type=positive_int, default=DEFAULT_TRIALS, metavar="N",
+                    help=f"calibration trials per cut-off (default {DEFAULT_TRIALS}; more for a finer fit)")
+    va.add_argument("--replicates", type=positive_int, default=DEFAULT_REPLICATES, metavar="R",
+                    help=f"runs per calibration trial (default {DEFAULT_REPLICATES})")
+    va.add_argument("--runs", type=positive_int, default=DEFAULT_RUNS, metavar="N",
+                    help=f"runs per forecast (default {DEFAULT_RUNS})")
+    va.add_argument("--seed", type=seed_int, default=20210501, metavar="S",
+                    help="root seed; the second seed (seed noise) is derived from it")
+    va.add_argument("--bootstrap", type=lambda t: positive_int(t, 100_000), default=DEFAULT_BOOTSTRAP, metavar="N",
+                    help=f"bootstrap resamples of the capitals (default {DEFAULT_BOOTSTRAP:,})")
+    va.add_argument("--cv", type=count, default=4, metavar="K",
+                    help="with --cutoffs none: folds over the capitals, stratified by fall date (default 4)")
+    add_executor_options(va, "results folder (default results/validate-<scenario>)")
+
     ap = sub.add_parser("app", help="serve the interactive app (Mesa SolaraViz) on 127.0.0.1",
                         description="Serves a Mesa SolaraViz page for one run: the map of each capital's control "
                                     "and each road's state for the current day, play and step, the parameters "
@@ -822,9 +857,70 @@ def cmd_params(args) -> int:
     return 0
 
 
+def _cutoffs(text: str, scenario) -> tuple:
+    from sim.data import WINDOW_FIRST
+    from sim.scenario import LATEST_START, MIN_DAYS
+
+    if text.strip().lower() == "none":
+        return ()
+    out = []
+    first, last = WINDOW_FIRST + dt.timedelta(days=1), min(LATEST_START, scenario.end - dt.timedelta(days=MIN_DAYS))
+    for part in text.split(","):
+        try:
+            d = dt.date.fromisoformat(part.strip())
+        except ValueError:
+            raise UserError(f"--cutoffs: '{part.strip()}' is not a date YYYY-MM-DD (or give 'none')") from None
+        if not first <= d <= last:
+            raise UserError(f"--cutoffs: {d} is outside the window: allowed {first} to {last}")
+        if d in out:
+            raise UserError(f"--cutoffs: {d} is given twice")
+        out.append(d)
+    return tuple(sorted(out))
+
+
+def cmd_validate(args) -> int:
+    from sim import budget, folders
+    from sim import validate as val
+    from sim.report import fmt_seconds
+    from sim.scenario import load_scenario
+    from sim.sweep import make_executor
+
+    world = _world(args)
+    scenario = load_scenario(args.scenario, world)
+    cutoffs = _cutoffs(args.cutoffs, scenario)
+    protocol = val.Protocol(scenario, cutoffs, args.trials, args.replicates, args.runs, args.seed, args.bootstrap,
+                            args.cv or 4)
+    if not cutoffs and not 2 <= protocol.cv_folds <= world.n_provinces:
+        raise UserError(f"--cv {args.cv}: allowed 2 to {world.n_provinces} folds over the capitals")
+    out = args.out if args.out is not None else REPO / "results" / f"validate-{scenario.name}"
+    workers = 1 if args.scheduler is None and args.workers == 1 else (args.workers or os.cpu_count() or 1)
+    n = max(1, len(cutoffs))
+    points = n * (args.trials + 5) + (0 if cutoffs else protocol.cv_folds * max(10, args.trials // 2))
+    est = budget.for_points(f"{n} cut-off(s) x --trials {args.trials:,} x --replicates {args.replicates:,}", points,
+                            args.replicates, workers, 0)
+    est = budget.Estimate(est.what, est.runs + n * 4 * args.runs,
+                          est.seconds + n * 4 * args.runs / budget.ENSEMBLE_RUNS_PER_SECOND, est.memory, est.disk)
+    note = budget.check(est, out, args.yes)
+    t0 = time.perf_counter()
+    with folders.writer_lock(out):
+        val.prepare_folder(out, protocol, world, args.force)
+        _announce(note, args)
+        executor, close = make_executor(args.workers, args.scheduler)
+        with _close_on_exit(close):
+            summary = val.run_validation(protocol, world, out, executor, workers, not args.quiet, _data_dir(args))
+        what = (f"Rolling-origin validation of {scenario.name}: {len(cutoffs)} cut-offs" if cutoffs else
+                f"In-sample scorecard of {scenario.name} with {protocol.cv_folds}-fold cross-validation")
+        paths = val.write_report(out, summary, what)
+    print(f"{what}; {args.trials} trials x {args.replicates} runs per calibration, {args.runs} runs per forecast, "
+          f"seeds {protocol.seeds[0]} and {protocol.seeds[1]}; {fmt_seconds(time.perf_counter() - t0)}\n")
+    print(val.format_tables(summary))
+    print(f"\nresults in {out} ({', '.join(p.name for p in paths)}, validation.json, validation.csv)")
+    return 0
+
+
 COMMANDS = {None: cmd_run, "baseline": cmd_run, "run": cmd_run, "scenarios": cmd_scenarios,
             "compare": cmd_compare, "sweep": cmd_sweep, "plot": cmd_plot, "app": cmd_app, "sensitivity": cmd_sensitivity,
-            "calibrate": cmd_calibrate, "bench": cmd_bench, "params": cmd_params}
+            "calibrate": cmd_calibrate, "bench": cmd_bench, "params": cmd_params, "validate": cmd_validate}
 
 
 _TERMINATED = []

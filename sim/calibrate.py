@@ -83,14 +83,13 @@ def loss_terms(result, world: World, target: Target) -> dict[str, float]:
     keep = target.fit[obs.index]
     idx, day, tol = obs.index[keep], obs.day[keep], obs.tolerance[keep]
     column = lambda i: censored(result.fall_day[:, i], result.end_day)  # noqa: E731 (one (n,) copy at a time)
-    tau = (over_blocks(result.fall_day, lambda fd: kendall_tau_b(censored(fd[:, idx], result.end_day), day))
-           if len(idx) > 2 else np.zeros(1))
-    # A run in which none of the fitted capitals fell has no order at all: count it as tau-b 0.
-    tau = np.where(np.isnan(tau), 0.0, tau)
-    terms = {
-        "crps": float(np.mean([crps_with_tolerance(column(i), d, int(t)) for i, d, t in zip(idx, day, tol)])),
-        "order": float(1.0 - np.median(tau)),
-    }
+    terms = {}
+    if len(idx):  # before the first fall there is nothing to time or to order
+        terms["crps"] = float(np.mean([crps_with_tolerance(column(i), d, int(t)) for i, d, t in zip(idx, day, tol)]))
+    if len(idx) > 2:
+        tau = over_blocks(result.fall_day, lambda fd: kendall_tau_b(censored(fd[:, idx], result.end_day), day))
+        # A run in which none of the fitted capitals fell has no order at all: count it as tau-b 0.
+        terms["order"] = float(1.0 - np.median(np.where(np.isnan(tau), 0.0, tau)))
     if target.fit[world.kabul]:
         terms["kabul"] = float(abs(np.median(column(world.kabul)) - observed_fall_days(world)[world.kabul]))
     errors = []
@@ -381,7 +380,7 @@ def folds_by_fall_date(world: World, capitals: np.ndarray, k: int, seed: int) ->
 
 def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int, trials: int, replicates: int,
                    seed: int, batch: int, progress: bool, data_dir: str | None = None,
-                   target: Target | None = None) -> dict:
+                   target: Target | None = None, medians: bool = False) -> dict:
     """k folds over the fitted capitals (all 34 without a cut-off), stratified by fall date: calibrate on what
     was known less the fold (its capitals neither fitted nor counted as held), predict the fold's median fall
     days; the out-of-fold tau-b over the fitted capitals, beside the same figure in sample."""
@@ -391,18 +390,20 @@ def cross_validate(scenario: Scenario, world: World, out: Path, executor, k: int
     fitted = np.flatnonzero(target.fit)
     if not 2 <= k <= len(fitted):
         raise ValueError(f"{k} folds over {len(fitted)} fitted capitals")
-    medians = np.zeros(world.n_provinces)
+    oof = np.zeros(world.n_provinces)
     for f, fold in enumerate(folds_by_fall_date(world, fitted, k, seed)):
         name = f"cv-{k}-fold-{f}"
         study = calibrate(scenario, world, out, executor, trials, replicates, seed, target.without(fold),
                           batch=batch, progress=progress, study_name=name, data_dir=data_dir)
         r = _run(scenario, scenario.params.replace(**study.best_params), replicates, seed, target.world(world))
-        medians[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
+        oof[fold] = np.median(censored(r.fall_day, r.end_day)[:, fold], axis=0)
     obs = observed(world, day_index(scenario.start), day_index(scenario.end))
     keep = target.fit[obs.index]
-    return {"folds": k, "trials_per_fold": trials, "capitals": int(keep.sum()),
-            "out_of_fold_tau_b_median_dates": float(kendall_tau_b(medians[obs.index][keep][None, :],
-                                                                  obs.day[keep])[0])}
+    out = {"folds": k, "trials_per_fold": trials, "capitals": int(keep.sum()),
+           "out_of_fold_tau_b_median_dates": float(kendall_tau_b(oof[obs.index][keep][None, :], obs.day[keep])[0])}
+    if medians:  # every province's out-of-fold median fall day (0 where not fitted)
+        out["out_of_fold_medians"] = oof.tolist()
+    return out
 
 
 def fresh_seed_scores(scenario: Scenario, world: World, best: dict, replicates: int, seed: int, target: Target,

@@ -86,18 +86,28 @@ class EnsembleResult:
         return self.district_share[:, k]
 
 
+def kept_days(world: World, start_day: int, end_day: int, district_days=None) -> np.ndarray:
+    """The days a compact run keeps the district share on: `district_days` (those in the window) if given, else
+    the LWJ dates of `world`. A forecast on the world as known on D asks for the whole record's dates, so that it
+    can be scored on the figures published later: what is recorded, not what the runs see."""
+    if district_days is None:
+        return district_record_days(world, start_day, end_day)
+    return np.array(sorted({int(d) for d in district_days if start_day <= d <= end_day}), dtype=np.int64)
+
+
 def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: int, end_day: int,
-              on_day=None, interventions=(), initial: InitialConditions | None = None, daily: bool = True):
+              on_day=None, interventions=(), initial: InitialConditions | None = None, daily: bool = True,
+              district_days=None):
     """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share).
 
-    daily=False keeps no held_count (None) and the district share only on district_record_days(world, start_day,
-    end_day); the runs themselves, and every value kept, are the same.
+    daily=False keeps no held_count (None) and the district share only on kept_days(world, start_day, end_day,
+    district_days); the runs themselves, and every value kept, are the same.
     """
     drivers = make_drivers(world, params, compile_schedule(world, interventions))
     rng = np.random.default_rng(int(chunk_seed))
     s = start_state(world, params, drivers, n, start_day, initial, rng)
     n_days = end_day - start_day + 1
-    column = None if daily else {int(d): k for k, d in enumerate(district_record_days(world, start_day, end_day))}
+    column = None if daily else {int(d): k for k, d in enumerate(kept_days(world, start_day, end_day, district_days))}
     held = np.empty((n, n_days), dtype=np.int16) if daily else None
     share = np.empty((n, n_days if daily else len(column)), dtype=np.float32)
     weights = (world.n_districts / world.n_districts.sum()).astype(np.float32)
@@ -122,7 +132,8 @@ def _window(start: dt.date, end: dt.date) -> tuple[int, int]:
 
 def iter_chunks(params: Params | None = None, n_runs: int = 1000, seed: int = 0, start: dt.date = WINDOW_FIRST,
                 end: dt.date = DEFAULT_END, world: World | None = None, chunk_size: int = DEFAULT_CHUNK,
-                interventions=(), initial: InitialConditions | None = None, daily: bool = True, on_day=None):
+                interventions=(), initial: InitialConditions | None = None, daily: bool = True, on_day=None,
+                district_days=None):
     """The chunks of run_ensemble one at a time, for callers that stream them: yields (first, chunk_seed, parts),
     `first` the index of the chunk's first run in the ensemble and `parts` what run_chunk returns."""
     params = params or Params()
@@ -132,13 +143,14 @@ def iter_chunks(params: Params | None = None, n_runs: int = 1000, seed: int = 0,
     for c, cs in enumerate(seeds):
         first = c * chunk_size
         yield first, int(cs), run_chunk(world, params, min(chunk_size, n_runs - first), cs, start_day, end_day,
-                                        on_day, interventions, initial, daily)
+                                        on_day, interventions, initial, daily, district_days)
 
 
 def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0,
                  start: dt.date = WINDOW_FIRST, end: dt.date = DEFAULT_END, world: World | None = None,
                  chunk_size: int = DEFAULT_CHUNK, progress: bool = False, interventions=(),
-                 initial: InitialConditions | None = None, daily: bool = True) -> EnsembleResult:
+                 initial: InitialConditions | None = None, daily: bool = True,
+                 district_days=None) -> EnsembleResult:
     """Run n_runs replicates of one parameter point, chunk by chunk, and gather the outcome.
 
     daily=False keeps about 110 + 4 x (LWJ dates in the window) bytes a run instead of 6 more a run and day: no
@@ -155,7 +167,7 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
         from tqdm import tqdm
 
         bar = tqdm(total=len(seeds) * n_days, unit="day", desc=f"{n_runs} runs", disable=None, leave=False)
-    kept = None if daily else district_record_days(world, start_day, end_day)
+    kept = None if daily else kept_days(world, start_day, end_day, district_days)
     # Filled chunk by chunk: no list of parts to concatenate, so the peak is the result plus one chunk.
     n_p = world.n_provinces
     fall_day = np.empty((n_runs, n_p), dtype=np.int16)
@@ -163,7 +175,8 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
     held = np.empty((n_runs, n_days), dtype=np.int16) if daily else None
     share = np.empty((n_runs, n_days if daily else len(kept)), dtype=np.float32)
     for first, _, (fd, how, h, sh) in iter_chunks(params, n_runs, seed, start, end, world, chunk_size,
-                                                  interventions, initial, daily, bar.update if bar else None):
+                                                  interventions, initial, daily, bar.update if bar else None,
+                                                  district_days):
         rows = slice(first, first + fd.shape[0])
         fall_day[rows], fall_how[rows], share[rows] = fd, how, sh
         if daily:

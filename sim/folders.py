@@ -50,9 +50,13 @@ OWNED = {
                     "abc_marginals.svg", "abc_pairs.png", "abc_pairs.svg", "calibration_loss.png",
                     "calibration_loss.svg", "report.html"],
     "comparison": ["manifest.json", "comparison.png", "comparison.svg", "report.html"],
+    "validation": ["manifest.json", "study.db", "study.db-journal", "study.db-wal", "study.db-shm", "cutoffs",
+                   "cutoffs/*.json", "cutoffs/*.npz", "validation.json", "validation.csv", "validation.png", "validation.svg",
+                   "report.html"],
 }
 KIND_NAMES = {"run": "a scenario run", "sweep": "a sweep", "sensitivity": "a sensitivity analysis",
-              "calibration": "a calibration", "comparison": "a comparison of runs"}
+              "calibration": "a calibration", "comparison": "a comparison of runs",
+              "validation": "a rolling-origin validation"}
 
 
 class FolderError(Exception):

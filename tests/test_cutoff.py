@@ -345,3 +345,33 @@ def test_the_mesa_model_from_d_ignores_later_reports(copies, on):
             for rec in (real, alt))
     a.run(), b.run()
     _assert_same_state(a.state, b.state)
+
+
+@pytest.mark.parametrize("on", [dt.date(2021, 7, 1), dt.date(2021, 8, 8), dt.date(2021, 8, 12)])
+def test_calibration_and_forecast_from_d_ignore_later_reports(tmp_path, on):
+    """The validation's path for one cut-off: calibrated on what was known by the end of the day before D (trials
+    run in 'workers' that read the data folder), then a forecast from D with the best point. Real and altered
+    data give the same trials, the same best point and the same forecast, bit for bit."""
+    from sim import calibrate as cal
+    from sim.executors import InlineExecutor
+    from sim.scenario import load_scenario
+    from sim.validate import forecast
+
+    outcomes = []
+    for label, alter in (("real", False), ("alt", True)):
+        d = tmp_path / label / "data"
+        shutil.copytree(DATA_DIR, d)
+        if alter:
+            _alter(d, on)
+        world = build_world(load_record(d))
+        sc = load_scenario("forecast", world)
+        target = cal.target_until(world, on - DAY)
+        study = cal.calibrate(sc, world, tmp_path / label, InlineExecutor(), 4, 12, 5, target, progress=False,
+                              data_dir=str(d))
+        r = forecast(sc, sc.params.replace(**study.best_params), on, 30, 3, world.known_on(on))
+        outcomes.append((target, [(t.params, t.value) for t in study.trials], r))
+    (ta, trials_a, ra), (tb, trials_b, rb) = outcomes
+    assert np.array_equal(ta.fit, tb.fit) and (ta.held_through, ta.known_on) == (tb.held_through, tb.known_on)
+    assert trials_a == trials_b
+    for name in ("fall_day", "fall_how", "district_share"):
+        assert np.array_equal(getattr(ra, name), getattr(rb, name)), name
