@@ -7,7 +7,7 @@ import datetime as dt
 from .ensemble import DEFAULT_CHUNK, EnsembleResult, run_ensemble
 from .scenario import LATEST_START, MIN_DAYS, Scenario, ScenarioError
 from .data import WINDOW_FIRST
-from .world import World
+from .world import World, day_index
 
 
 def with_overrides(scenario: Scenario, runs: int | None = None, seed: int | None = None,
@@ -32,6 +32,7 @@ def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chu
     """All replicates of a scenario; the same seed gives the same result whatever the engine's batching.
     The runs see `world` as the scenario says (Scenario.world: as known on the morning of its start, or whole in
     hindsight); score them against the whole `world`. daily=False keeps memory flat in the number of runs."""
+    score_days = [day_index(o.as_of) for o in world.record.district_series]  # recorded to score, never seen
     world = scenario.world(world)
     if engine == "mesa":
         from .model import run_models
@@ -40,4 +41,4 @@ def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chu
                           progress, scenario.events, scenario.initial)
     return run_ensemble(scenario.params, scenario.replicates, scenario.seed, scenario.start, scenario.end, world,
                         chunk_size=chunk_size or DEFAULT_CHUNK, progress=progress, interventions=scenario.events,
-                        initial=scenario.initial, daily=daily)
+                        initial=scenario.initial, daily=daily, district_days=score_days)

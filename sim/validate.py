@@ -273,6 +273,9 @@ def pooled(protocol: Protocol, out: Path) -> dict:
                     res = dict(rec["variants"][variant]["seed_a"]["paired"][score][null])
                     res["model_replicates"] = a[f"{variant}|{score}|{null}|model"]
                     res["null_replicates"] = a[f"{variant}|{score}|{null}|null"]
+                    if score == "tau_b":  # a forecast in which nothing falls orders nothing: tau-b 0 when pooled
+                        res["model_replicates"] = np.nan_to_num(res["model_replicates"], nan=0.0)
+                        res["model"] = 0.0 if res["model"] != res["model"] else res["model"]
                     parts.append(res)
                 result[variant][score][null] = pool_paired(parts, parts[0]["level"])
     return result
@@ -351,7 +354,8 @@ with the second root seed (seed noise). Timing: MAE and CRPS of the median dates
 the null that lets the remaining capitals fall in great-circle order at the national rate observed before the
 cut-off (persistence, all held, before the first fall); Kabul = simulated minus observed fall day (median run);
 pairs = among the pairs of capitals the best distance null orders wrongly, the share the model orders rightly.
-pooled = the mean over the cut-offs, its interval from the bootstrap replicates averaged across cut-offs."""
+pooled = the mean over the cut-offs, its interval from the bootstrap replicates averaged across cut-offs; a
+forecast in which nothing falls has no order (n/a) and counts as tau-b 0 there."""
 
 
 def _best_null(card: dict) -> str:

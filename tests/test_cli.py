@@ -121,3 +121,12 @@ def test_the_example_sweep_runs_from_the_readme(tmp_path):
     assert "target_north_weight:" in r.stdout and "peak memory" in r.stdout
     assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["fall_days.parquet", "manifest.json",
                                                                    "points.parquet", "runs.parquet"]
+
+
+def test_a_forecast_from_any_start_runs(tmp_path):
+    """A forecast runs on the record as known at its start, and is scored on every LWJ figure, later ones too."""
+    for start in ("2021-05-01", "2021-07-01", "2021-08-10"):
+        r = run_cli("run", "forecast", "--runs", "20", "--start", start, "--out", str(tmp_path / start), "--quiet")
+        assert r.returncode == 0, r.stderr
+        if start < "2021-08-03":  # the last LWJ figure is scored even though the run could not see it
+            assert "2021-08-03" in r.stdout
