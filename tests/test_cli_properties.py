@@ -35,7 +35,7 @@ import run  # noqa: E402
 # Each field has values a user means (valid) and values a careless or hostile one types (invalid). An example
 # takes valid values everywhere, then breaks none, one or two fields: about a third of the examples run.
 FIELDS = {
-    "scenario": (["baseline", "no-cascade", "from-2021-08-12", "early-assault"],
+    "scenario": (["baseline", "no-cascade", "from-2021-08-12", "wait-for-withdrawal"],
                  ["nowhere", "../scenarios/baseline", "baseline.toml", "", "/etc/passwd"]),
     "runs": (["2", "3", "4"], ["0", "-1", "x", "1.5", "nan", "10000000000000", "9999999", ""]),
     "seed": (["0", "7", "20210501", str(2**63 - 1)], ["-1", "-2", str(2**63), str(2**70), "x", "1e3"]),
@@ -58,7 +58,7 @@ FIELDS = {
     "cv": (["0", "2"], ["1", "-3", "100", "x"]),
     "abc": (["0", "3"], ["-5", "x"]),
     "accept": (["0.5"], ["nan", "2", "0", "1", "inf"]),
-    "scenarios": ([["baseline", "no-cascade"], ["baseline", "early-assault", "no-cascade"]],
+    "scenarios": ([["baseline", "no-cascade"], ["baseline", "wait-for-withdrawal", "no-cascade"]],
                   [[], ["baseline"], ["baseline", "nowhere"]]),
 }
 
