@@ -5,6 +5,9 @@ chunk of `chunk_size` replicates; each chunk runs on its own generator, seeded w
 run in `run_seed`. A chunk's result therefore depends only on its seed and size, never on how many chunks ran,
 in what order or in which process, and `run_chunk(run_seed, n)` (or the Mesa model, for a chunk of one) gives
 it again.
+
+A seeded start (sim/seeding.py) weighs and resamples each chunk's replicates on their own; the effective sample
+size of each chunk's weights is carried out in EnsembleResult.ess, with a summary in EnsembleResult.seeding.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from .data import WINDOW_FIRST
 from .params import Params
 from .interventions import compile_schedule
 from .rules import advance_day, make_drivers
-from .seeding import InitialConditions, observed_fall_days, start_state
+from .seeding import InitialConditions, SeedingReport, observed_fall_days, seed_state, summarise
 from .world import World, day_date, day_index, default_world
 
-__all__ = ["DEFAULT_END", "EnsembleResult", "chunk_seeds", "district_record_days", "iter_chunks", "observed_fall_days",
-           "run_chunk", "run_ensemble"]
+__all__ = ["DEFAULT_END", "ChunkParts", "EnsembleResult", "chunk_seeds", "district_record_days", "iter_chunks",
+           "observed_fall_days", "run_chunk", "run_ensemble"]
 
 DEFAULT_END = dt.date(2021, 9, 6)  # the Taliban claim Panjshir
 DEFAULT_CHUNK = 1000
@@ -64,6 +67,11 @@ class EnsembleResult:
     district_share: np.ndarray  # (n, days) national share of districts under Taliban control at the end of each day,
     # or (n, len(district_days)) on those days only
     district_days: np.ndarray | None = None  # day index of each district_share column; None: every day from start
+    # A seeded start (sim/seeding.py): the Kish effective sample size of each chunk's weights before resampling,
+    # (n_chunks,), and seeding.summarise's summary (ESS shares, collapsed chunks, tempering, floored falls);
+    # None for a start with no spin-up.
+    ess: np.ndarray | None = None
+    seeding: dict | None = None
 
     @property
     def n_runs(self) -> int:
@@ -95,17 +103,27 @@ def kept_days(world: World, start_day: int, end_day: int, district_days=None) ->
     return np.array(sorted({int(d) for d in district_days if start_day <= d <= end_day}), dtype=np.int64)
 
 
+class ChunkParts(tuple):
+    """What run_chunk returns: the tuple (fall_day, fall_how, held_count, district_share), with the chunk's
+    SeedingReport as `.seeding` (None for a start with no spin-up)."""
+
+    def __new__(cls, parts=(), seeding: SeedingReport | None = None):
+        out = super().__new__(cls, parts)
+        out.seeding = seeding
+        return out
+
+
 def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: int, end_day: int,
               on_day=None, interventions=(), initial: InitialConditions | None = None, daily: bool = True,
-              district_days=None):
-    """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share).
+              district_days=None) -> ChunkParts:
+    """Run n replicates on one generator; returns (fall_day, fall_how, held_count, district_share) as ChunkParts.
 
     daily=False keeps no held_count (None) and the district share only on kept_days(world, start_day, end_day,
     district_days); the runs themselves, and every value kept, are the same.
     """
     drivers = make_drivers(world, params, compile_schedule(world, interventions))
     rng = np.random.default_rng(int(chunk_seed))
-    s = start_state(world, params, drivers, n, start_day, initial, rng)
+    s, report = seed_state(world, params, drivers, n, start_day, initial, rng)
     n_days = end_day - start_day + 1
     column = None if daily else {int(d): k for k, d in enumerate(kept_days(world, start_day, end_day, district_days))}
     held = np.empty((n, n_days), dtype=np.int16) if daily else None
@@ -120,7 +138,7 @@ def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: 
             share[:, column[day]] = s.control @ weights
         if on_day is not None:
             on_day()
-    return s.fall_day, s.fall_how, held, share
+    return ChunkParts((s.fall_day, s.fall_how, held, share), report)
 
 
 def _window(start: dt.date, end: dt.date) -> tuple[int, int]:
@@ -174,13 +192,15 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
     fall_how = np.empty((n_runs, n_p), dtype=np.int8)
     held = np.empty((n_runs, n_days), dtype=np.int16) if daily else None
     share = np.empty((n_runs, n_days if daily else len(kept)), dtype=np.float32)
-    for first, _, (fd, how, h, sh) in iter_chunks(params, n_runs, seed, start, end, world, chunk_size,
-                                                  interventions, initial, daily, bar.update if bar else None,
-                                                  district_days):
+    reports = []
+    for first, _, parts in iter_chunks(params, n_runs, seed, start, end, world, chunk_size, interventions, initial,
+                                       daily, bar.update if bar else None, district_days):
+        fd, how, h, sh = parts
         rows = slice(first, first + fd.shape[0])
         fall_day[rows], fall_how[rows], share[rows] = fd, how, sh
         if daily:
             held[rows] = h
+        reports.append(parts.seeding)
     if bar is not None:
         bar.close()
     return EnsembleResult(
@@ -196,4 +216,12 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
         held_count=held,
         district_share=share,
         district_days=kept,
+        **seeding_fields(reports),
     )
+
+
+def seeding_fields(reports) -> dict:
+    """EnsembleResult's ess and seeding from the chunks' SeedingReports (None where no chunk was seeded)."""
+    if all(r is None for r in reports):
+        return {"ess": None, "seeding": None}
+    return {"ess": np.array([r.ess for r in reports]), "seeding": summarise(reports)}

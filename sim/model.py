@@ -21,7 +21,7 @@ from .ensemble import DEFAULT_END
 from .interventions import compile_schedule
 from .params import Params
 from .rules import NOT_FALLEN, advance_day, make_drivers
-from .seeding import InitialConditions, start_state
+from .seeding import InitialConditions, seed_state
 from .world import World, day_date, day_index, default_world
 
 # Mesa 3.5 added a `layout` argument and otherwise runs an unseeded spring layout on every construction;
@@ -79,7 +79,9 @@ class TerritoryModel(mesa.Model):
         self.start_day, self.end_day = day_index(start), day_index(end)
         self.day = self.start_day
         self.drivers = make_drivers(self.world, self.params, compile_schedule(self.world, interventions))
-        self.state = start_state(self.world, self.params, self.drivers, 1, self.start_day, initial, self.rng)
+        # seeding: how the spin-up of a seeded start was weighed (a chunk of one resamples to itself), or None.
+        self.state, self.seeding = seed_state(self.world, self.params, self.drivers, 1, self.start_day, initial,
+                                              self.rng)
 
         self.grid = road_network(self.world, self.random)
         self.provinces = [ProvinceAgent(self, i, self.grid[name]) for i, name in enumerate(self.world.names)]
@@ -141,7 +143,7 @@ def run_models(params: Params | None = None, n_runs: int = 100, seed: int = 0, s
     Run k uses the k-th seed of chunk_seeds(seed, n_runs, chunk_size=1), so the result equals
     run_ensemble(..., chunk_size=1) exactly: the slow path and the fast path are the same rules.
     """
-    from .ensemble import EnsembleResult, chunk_seeds
+    from .ensemble import EnsembleResult, chunk_seeds, seeding_fields
 
     params = params or Params()
     world = world or default_world()
@@ -151,7 +153,7 @@ def run_models(params: Params | None = None, n_runs: int = 100, seed: int = 0, s
         from tqdm import tqdm
 
         iterator = tqdm(seeds, unit="run", desc="Mesa models", disable=None, leave=False)
-    falls, hows, held, share = [], [], [], []
+    falls, hows, held, share, reports = [], [], [], [], []
     for s in iterator:
         m = TerritoryModel(params, seed=int(s), start=start, end=end, world=world, interventions=interventions,
                            initial=initial)
@@ -161,6 +163,8 @@ def run_models(params: Params | None = None, n_runs: int = 100, seed: int = 0, s
         hows.append(m.state.fall_how[0].copy())
         held.append(frame["capitals_held"].to_numpy(np.int16))
         share.append(frame["district_share"].to_numpy(np.float32))
+        reports.append(m.seeding)
     return EnsembleResult(names=world.names, params=params, seed=seed, start_day=day_index(start),
                           end_day=day_index(end), chunk_size=1, run_seed=seeds, fall_day=np.array(falls),
-                          fall_how=np.array(hows), held_count=np.array(held), district_share=np.array(share))
+                          fall_how=np.array(hows), held_count=np.array(held), district_share=np.array(share),
+                          **seeding_fields(reports))

@@ -163,6 +163,14 @@ class Params:
         "the withdrawal's morale drop must raise the pace from ~10 districts a year (LWJ, Sep 2017 to mid-April "
         "2021) to most of the country in 2-3 years (US intelligence via the NYT, 26 Mar 2021): "
         "(0.475/0.3)^3.9 = 6", "rural", provenance="prior")
+    rural_rate_spread: float = knob(
+        0.69, "s.d. of log", 0.0, 1.5,
+        "first principles: rural_rate rests on one assessment of the pace once the withdrawal is done ('two to "
+        "three years', US intelligence via the NYT, 26 Mar 2021) and on how far the withdrawal lowers morale "
+        "(withdrawal_morale_drop, itself first principles): the six-fold rise from the pre-withdrawal pace is known "
+        "to a factor of about two. Each run draws its own multiplier on the district hazard at the start, lognormal "
+        "with median 1 and one s.d. a factor of 2 (ln 2), so runs differ in pace from the start and the LWJ "
+        "figures can tell them apart", "rural", provenance="prior")
 
     # ---- mechanism 2: road interdiction ---------------------------------------------------------------------------
     road_cut_rate: float = knob(
@@ -324,6 +332,20 @@ class Params:
         "the 1996-2001 record: the Taliban, holding Kabul, never took the Panjshir valley or Faizabad in five "
         "years (US State Dept human-rights reports for 2000 and 2001): after Kabul falls the hold-outs' assault "
         "chance is scaled by 0", "centre", provenance="prior")
+
+    # ---- seeding a later start (sim/seeding.py): how the replicates are weighed by what was observed --------------
+    lwj_share_error: float = knob(
+        0.10, "relative s.d. of the national share", 0.02, 0.5,
+        "first principles: an LWJ figure is one observer's count of whole districts judged 'controlled' rather "
+        "than 'contested', over totals that differ between counts (398, 407, 421 districts), and data/README.md "
+        "treats the series as +-10 %: a figure's error is Gaussian with one s.d. of 10 % of it", "seeding",
+        provenance="prior")
+    seed_fall_floor: float = knob(
+        4e-5, "1/day per capital", 1e-7, 1e-2,
+        "the rate at which the Taliban overran a provincial capital before the withdrawal: Kunduz (28 Sep 2015), "
+        "Farah (May 2018) and Ghazni (Aug 2018), three in the six years 2015-2020 over 34 capitals, 3 / (6 x 365 x "
+        "34) = 4e-5 a capital and day; an observed fall the model gave less chance on its day is scored at this "
+        "rate, as an event from outside the model, and counted", "seeding", provenance="prior")
 
     # ------------------------------------------------------------------------------------------------------------
     def __post_init__(self):

@@ -17,7 +17,8 @@ The order of one day (`advance_day`) is:
     8. recruit               Taliban strength grows
 
 The model never reads observed fall dates: only sim/seeding.py does, to start a run that begins after some
-capitals had fallen.
+capitals had fallen. `fall_chances` is the one computation of a capital's chance to fall on a day: resolve_sieges
+draws against it, and the spin-up of a seeded start scores the observed falls with it (`Drivers.seed_observe`).
 
 Speed: this is the hot path of every sweep, so state is float32 (half the memory traffic of float64, and more
 than enough for shares and troop counts), work that cannot change anything is skipped (no fall is possible
@@ -27,6 +28,7 @@ expressions are written to avoid needless temporaries. Each such shortcut is com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -63,6 +65,7 @@ class State:
     taliban: np.ndarray  # (N,) Taliban fighters nationally
     kabul_fell_day: np.ndarray  # (N,) day Kabul fell, NOT_FALLEN while it holds
     supply_dirty: np.ndarray  # (N,) a change since the last supply search may have altered who is supplied
+    rural_factor: np.ndarray  # (N,) this replicate's multiplier on the district hazard, drawn once at 1 May
 
     @property
     def n(self) -> int:
@@ -87,9 +90,12 @@ class Drivers:
     is_campaign_open: np.ndarray  # (days,) the withdrawal is far enough along for capitals to be taken
     road_cut_hazard: np.ndarray  # (E,) per-day cut rate at full control of both ends
     schedule: Schedule  # the scenario's dated interventions, as day-indexed arrays
-    # Spin-up of a seeded start (sim/seeding.py): before seed_until, capitals fall on these days and only then.
+    # Spin-up of a seeded start (sim/seeding.py): before seed_until, capitals fall on these days and only then,
+    # and seed_observe(day, chances, forced, is_held) is shown each day's fall chances (fall_chances) before the
+    # forced falls, to weigh the replicates by how likely they made them.
     seed_fall_days: np.ndarray | None = None
     seed_until: int = 0
+    seed_observe: Callable | None = None
 
 
 def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> Drivers:
@@ -144,14 +150,23 @@ def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> D
     )
 
 
-def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int = 0) -> State:
+def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int = 0,
+                  rng: np.random.Generator | None = None) -> State:
     """The state of n replicates on the morning of start_day before anything observed is seeded: every capital
     held, the 1 May district pattern, morale less the withdrawal's toll so far. sim/seeding.py adds what had
-    been observed by a later start date; this is the only way observed fall dates enter a run."""
+    been observed by a later start date; this is the only way observed fall dates enter a run.
+
+    Each replicate draws its multiplier on the district hazard, exp(rural_rate_spread x z), one standard normal z
+    from `rng` (n draws whatever the spread, so the draws after them do not depend on it); without an rng
+    (hand-built cases) every multiplier is 1.
+    """
     n_p, n_e = world.n_provinces, world.n_roads
     tile = lambda row: np.broadcast_to(np.asarray(row, dtype=F), (n, n_p)).copy()  # noqa: E731
     # Morale on the morning of start_day carries the withdrawal's toll up to the day before.
     morale_start = drivers.morale0 - F(drivers.morale_drop[max(start_day - 1, 0)])
+    factor = np.ones(n, dtype=F)
+    if rng is not None:
+        factor = np.exp(F(p.rural_rate_spread) * rng.standard_normal(n, dtype=F))
     return State(
         control=tile(drivers.control0),
         is_held=np.ones((n, n_p), dtype=bool),
@@ -168,6 +183,7 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
         taliban=np.full(n, p.taliban_strength, dtype=F),
         kabul_fell_day=np.full(n, NOT_FALLEN, dtype=np.int16),
         supply_dirty=np.ones(n, dtype=bool),
+        rural_factor=factor,
     )
 
 
@@ -231,8 +247,9 @@ def expand_rural_control(s: State, world: World, p: Params, d: Drivers, day: int
     """Mechanism 1: the share of districts under Taliban control grows, faster where fighters press, next to
     Taliban-held ground, and where the defenders' morale is low.
 
-    hazard = rural_rate x (fighters per district, relative to 1 May) x (1 + boost x neighbours' mean control)
-             x (1 - morale)^exponent; gain = (cap - control) x (1 - exp(-hazard)) x 2u, never above cap - control.
+    hazard = rural_rate x factor x (fighters per district, relative to 1 May) x (1 + boost x neighbours' mean
+             control) x (1 - morale)^exponent; gain = (cap - control) x (1 - exp(-hazard)) x 2u, never above
+             cap - control. The factor is the replicate's own (State.rural_factor), so runs differ in pace from 1 May.
     """
     if not p.rural_expansion:
         return
@@ -244,7 +261,7 @@ def expand_rural_control(s: State, world: World, p: Params, d: Drivers, day: int
     weakness = np.subtract(F(1.0), s.morale)
     np.power(weakness, F(p.rural_morale_exponent), out=weakness)
     hazard *= weakness
-    hazard *= F(-p.rural_rate)
+    hazard *= (s.rural_factor * F(-p.rural_rate))[:, None]
     if d.schedule.ceasefire is not None:
         hazard *= ~d.schedule.ceasefire[day]  # no district falls where a ceasefire holds
     np.expm1(hazard, out=hazard)  # now -(1 - exp(-h))
@@ -350,25 +367,16 @@ def update_supply(s: State, world: World, p: Params) -> None:
         s.morale -= F(p.isolation_morale_rate) * isolated
 
 
-def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray | None) -> np.ndarray | None:
-    """Mechanisms 5, 6 and 8: decide which capitals fall today and how. Returns the (N, P) mask of new falls,
-    or None before the campaign gate, when no capital can fall (then `u` may be None).
+def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(p_assault, p_give_up), each (N, P): every capital's chance today of falling to assault and of giving up (0
+    where it is no longer held), from the state once the day's sieges are set; None before the campaign gate, when
+    no capital can fall. The one place these chances are computed: resolve_sieges draws against them and the
+    spin-up of a seeded start scores the observed falls with them.
 
-    One uniform per capital decides between competing risks: an assault succeeds with a chance rising with the
-    force ratio (attackers against strength x morale x air cover); a pressed garrison whose morale is below the
-    threshold gives up (negotiated if besieged, a surrender otherwise); after Kabul falls, the rest give up
+    An assault succeeds with a chance rising with the force ratio (attackers against strength x morale x air
+    cover); a pressed garrison whose morale is below the threshold gives up; after Kabul falls, the rest give up
     quickly, except the hold-outs of 2001, which only fall to assault.
     """
-    np.greater_equal(s.control, F(p.siege_threshold), out=s.is_besieged)
-    s.is_besieged &= s.is_held
-    if p.morale_cascade:
-        s.morale -= F(p.siege_morale_rate) * s.is_besieged
-    if day < d.seed_until:  # spin-up of a seeded start: the record decides who falls, and when
-        falls = (d.seed_fall_days == day)[None, :] & s.is_held
-        if falls.any():
-            s.fall_how[falls] = SEEDED
-            s.fall_day[falls] = day
-        return falls
     if not d.is_campaign_open[day]:
         return None  # capitals are not taken before the gate, and Kabul cannot have fallen yet
 
@@ -409,6 +417,32 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
 
     if d.schedule.ceasefire is not None:
         p_give_up = p_give_up * ~d.schedule.ceasefire[day]
+    return p_assault, p_give_up
+
+
+def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray | None) -> np.ndarray | None:
+    """Mechanisms 5, 6 and 8: decide which capitals fall today and how. Returns the (N, P) mask of new falls,
+    or None before the campaign gate, when no capital can fall (then `u` may be None).
+
+    One uniform per capital decides between the competing risks of fall_chances: the capital falls if
+    u < p_assault + p_give_up, by assault if u < p_assault (negotiated if besieged, a surrender otherwise).
+    """
+    np.greater_equal(s.control, F(p.siege_threshold), out=s.is_besieged)
+    s.is_besieged &= s.is_held
+    if p.morale_cascade:
+        s.morale -= F(p.siege_morale_rate) * s.is_besieged
+    if day < d.seed_until:  # spin-up of a seeded start: the record decides who falls, and when
+        falls = (d.seed_fall_days == day)[None, :] & s.is_held
+        if d.seed_observe is not None:  # shown what the model would have made of the day, before the falls
+            d.seed_observe(day, fall_chances(s, world, p, d, day), falls, s.is_held)
+        if falls.any():
+            s.fall_how[falls] = SEEDED
+            s.fall_day[falls] = day
+        return falls
+    chances = fall_chances(s, world, p, d, day)
+    if chances is None:
+        return None
+    p_assault, p_give_up = chances
     falls = (u < p_assault + p_give_up) & s.is_held
     if falls.any():
         by_assault = u[falls] < p_assault[falls]

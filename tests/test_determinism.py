@@ -1,5 +1,7 @@
 """Same seed, same result; different seed, different result; chunks independent of how many ran."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -39,6 +41,21 @@ def test_mesa_model_and_ensemble_are_the_same_run(world):
     frame = m.datacollector.get_model_vars_dataframe()
     assert np.array_equal(frame["capitals_held"].to_numpy(), held[0])
     assert np.allclose(frame["district_share"].to_numpy(), share[0], atol=1e-6)
+
+
+def test_mesa_model_and_ensemble_are_the_same_run_from_a_seeded_start(world):
+    """Both paths seed through the same start_state: a chunk of one resamples to itself after the same draws."""
+    on = dt.date(2021, 8, 8)
+    known = world.known_on(on)
+    seed = int(chunk_seeds(7, 1, 1)[0])
+    m = TerritoryModel(Params(), seed=seed, start=on, world=known)
+    m.run()
+    parts = run_chunk(known, Params(), 1, seed, m.start_day, m.end_day)
+    assert np.array_equal(m.fall_days(), parts[0][0]) and np.array_equal(m.state.fall_how, parts[1])
+    assert m.seeding.ess == parts.seeding.ess == 1.0 and m.seeding.beta == 1.0
+    a = run_models(Params(), 5, seed=2, start=on, world=known)
+    b = run_ensemble(Params(), 5, seed=2, start=on, world=known, chunk_size=1)
+    assert np.array_equal(a.fall_day, b.fall_day) and np.array_equal(a.ess, b.ess) and (a.ess == 1).all()
 
 
 def test_mesa_engine_equals_ensemble_with_chunks_of_one(world):

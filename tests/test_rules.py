@@ -1,5 +1,6 @@
 """Invariants of the rules, each mechanism's switch, and hand-built cases for supply and air support."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -18,7 +19,7 @@ def trace(world, params, n=200, seed=3, days=(0, 128)):
     """Run day by day and keep every day's state, to check invariants along the way."""
     d = make_drivers(world, params)
     rng = np.random.default_rng(seed)
-    s = start_state(world, params, d, n, days[0])
+    s = start_state(world, params, d, n, days[0], None, rng)
     states = []
     for day in range(days[0], days[1] + 1):
         rules.advance_day(s, world, params, d, day, rng)
@@ -176,3 +177,31 @@ def test_supply_search_agrees_with_networkx(world):
         expected = nx.node_connected_component(g, world.kabul) if held[r, world.kabul] else set()
         assert set(np.flatnonzero(reach[r])) == (expected if held[r, world.kabul] else set())
     assert reach.any() and not reach.all()
+
+
+@pytest.mark.parametrize("params", [Params(), Params(**TUNED_2021)], ids=["prior", "tuned"])
+def test_the_spin_up_is_shown_the_chances_resolve_sieges_draws_against(world, params):
+    """One computation of the day's fall chances (rules.fall_chances): the normal day falls where u is below them,
+    and a spin-up day (no forced fall) shows the observer the very same arrays."""
+    d = make_drivers(world, params)
+    rng = np.random.default_rng(8)
+    s = start_state(world, params, d, 300, 0, None, rng)
+    day = day_index(dt.date(2021, 8, 5))
+    for t in range(day):
+        rules.advance_day(s, world, params, d, t, rng)
+    for t in (day, day + 1):  # the state of the morning, up to resolve_sieges
+        rules.apply_interventions(s, d, t)
+        rules.allocate_effort(s, world, params, d)
+        rules.allocate_air_support(s, world, params, d, t)
+        rules.update_supply(s, world, params)
+        seen = []
+        spin_up = dataclasses.replace(d, seed_fall_days=np.full(world.n_provinces, NOT_FALLEN, np.int16),
+                                      seed_until=t + 1, seed_observe=lambda *a, seen=seen: seen.append(a))
+        observed = s.copy()
+        assert not rules.resolve_sieges(observed, world, params, spin_up, t, None).any()
+        (_, chances, forced, held), = seen
+        u = rng.random((s.n, world.n_provinces), dtype=np.float32)
+        falls = rules.resolve_sieges(s, world, params, d, t, u)
+        assert np.array_equal(falls, (u < chances[0] + chances[1]) & held) and not forced.any()
+        assert falls.any(), "a day on which something falls"
+        rules.apply_falls(s, world, params, d, t, falls)
