@@ -430,7 +430,18 @@ def cmd_run(args) -> int:
 
     print(f"{scenario.name}: {result.n_runs:,} runs ({args.engine} engine), {scenario.start} to {scenario.end}, "
           f"seed {scenario.seed}; simulated in {fmt_seconds(t_run)}")
-    print(f"{scenario.summary}\n")
+    print(f"{scenario.summary}")
+    print("Inputs: " + ("the record as it turned out (hindsight): a reconstruction, in sample by construction"
+                        if scenario.hindsight else f"the record as known on the morning of {scenario.start}: a forecast"))
+    seeding = getattr(result, "seeding", None)
+    if seeding:
+        print(f"Seeded start: {seeding['n_forced']} observed falls forced in the spin-up; effective sample size "
+              f"{seeding['ess_share']:.1%} of the runs (smallest chunk {seeding['ess_share_min']:.1%})"
+              + (f"; the weights collapsed in {seeding['collapsed_chunks']} chunk(s) and were tempered (power "
+                 f"{seeding['beta_min']:.2f})" if seeding["collapsed_chunks"] else "")
+              + (f"; {seeding['floored_kept']:.1f} forced falls per run the model gave almost no chance"
+                 if seeding["floored_kept"] >= 0.05 else ""))
+    print()
     print(capital_table(scorecard, result.end_day))
     print()
     n_scored = scorecard["n_scored_capitals"]

@@ -124,6 +124,7 @@ def manifest(name: str, result: EnsembleResult, world: World, extra: dict | None
         "seeding": "np.random.SeedSequence(seed).spawn(n_chunks); run_id // chunk_size picks the chunk",
         "params": result.params.to_dict(),
         "params_changed_from_defaults": result.params.changed(),
+        "seeding": getattr(result, "seeding", None),
         "data_dir": str(world.record.data_dir),
         "data_sha256": data_checksums(world),
         **(extra or {}),

@@ -168,6 +168,9 @@ def score_forecast(result, world: World, protocol: Protocol, keep_replicates: bo
     card = pattern_scorecard(result, world, obs, n_boot=protocol.bootstrap, seed=protocol.seed % 2**32,
                              replicates=keep_replicates)
     card.update(quick_scores(days, obs))
+    seeding = getattr(result, "seeding", None) or {}
+    card["seeding"] = {k: seeding.get(k) for k in ("ess_share", "ess_share_min", "collapsed_chunks", "beta_min",
+                                                   "n_forced", "floored", "floored_kept")}
     card["capitals"] = [world.names[i] for i in obs.index]
     card["median_days"] = np.median(days, axis=0).tolist()
     card["observed_days"] = obs.day.tolist()
@@ -354,8 +357,19 @@ with the second root seed (seed noise). Timing: MAE and CRPS of the median dates
 the null that lets the remaining capitals fall in great-circle order at the national rate observed before the
 cut-off (persistence, all held, before the first fall); Kabul = simulated minus observed fall day (median run);
 pairs = among the pairs of capitals the best distance null orders wrongly, the share the model orders rightly.
+ESS = the effective sample size of the seeded start (sequential importance resampling on the falls and LWJ
+figures known before the cut-off) as a share of the runs; '!': the weights collapsed (below 5 %) and were tempered.
 pooled = the mean over the cut-offs, its interval from the bootstrap replicates averaged across cut-offs; a
 forecast in which nothing falls has no order (n/a) and counts as tau-b 0 there."""
+
+
+def _ess(card: dict) -> str:
+    """The seeded start's effective sample size as a share of the runs; '!' where the weights collapsed and the
+    likelihood was tempered."""
+    s = card.get("seeding") or {}
+    if s.get("ess_share") is None:
+        return "-"
+    return f"{s['ess_share']:.2f}" + ("!" if s.get("collapsed_chunks") else "")
 
 
 def _best_null(card: dict) -> str:
@@ -402,7 +416,8 @@ def format_tables(summary: dict) -> str:
                          f"{_f(cal_p['hops from Kabul']['null']):>6}  {_ci(cal_p[best]) + ' ' + SHORT[best]:<24} "
                          f"{_ci(pri_p[best]):<24}")
         head = (f"{'cut-off':<10} {'MAE cal':>8} {'prior':>6} {'null':>6}  {'cal - null [90 %]':<22} {'CRPS cal':>8} "
-                f"{'null':>6}  {'cal - null [90 %]':<22} {'Kabul cal':>9} {'prior':>6} {'null':>6} {'pairs':>6}")
+                f"{'null':>6}  {'cal - null [90 %]':<22} {'Kabul cal':>9} {'prior':>6} {'null':>6} {'pairs':>6} "
+                f"{'ESS cal':>7} {'prior':>6}")
         lines += ["", "Timing: errors in days against the null at the national rate before the cut-off", head,
                   "-" * len(head)]
         gc = "great-circle distance from Kabul"
@@ -418,7 +433,8 @@ def format_tables(summary: dict) -> str:
                          f"{(_f(kab[0]['model'], '{:+.0f}') if kab[0] else 'fallen'):>9} "
                          f"{(_f(kab[1]['model'], '{:+.0f}') if kab[1] else '-'):>6} "
                          f"{(_f(kab[0]['null'], '{:+.0f}') if kab[0] else '-'):>6} "
-                         f"{_f(pairs['model'] if pairs else float('nan')):>6}")
+                         f"{_f(pairs['model'] if pairs else float('nan')):>6} "
+                         f"{_ess(cal_):>7} {_ess(pri):>6}")
         if pool:
             mae, crps = pool["calibrated"]["mae"][gc], pool["calibrated"]["crps"][gc]
             lines.append(f"{'pooled':<10} {_f(mae['model'], '{:.1f}'):>8} "
