@@ -1,7 +1,8 @@
 """Dated interventions ("events" in scenario files) and their compilation into day-indexed arrays.
 
 An intervention is a what-if applied on a date: US air support at some share, contractors at some share,
-troops sent to a capital, a road held or cut, a morale shock, a ceasefire in a province. `KINDS` documents every
+troops sent to a capital, a road held or cut, a morale shock, a ceasefire in a province, a slower or faster
+withdrawal. `KINDS` documents every
 kind with its arguments; `compile_schedule` turns a list of interventions into the arrays the rules read, so
 the rules see plain arrays and nothing of the scenario files.
 """
@@ -60,6 +61,13 @@ KINDS: dict[str, Kind] = {
         "(a negative amount raises it).",
         {"province": Arg("province_or_all", "a province name or all"),
          "amount": Arg("number", "morale points, -1 to 1", -1.0, 1.0)}),
+    "withdrawal_pace": Kind(
+        "From `on`, the withdrawal still to come runs at `pace` times the timeline's speed: its progress (and with "
+        "it the morale toll and the campaign gate), the contractors' departure, the Bagram handover and the end of "
+        "the mission are all re-timed on one clock (0.5: the rest takes twice as long; 0: the withdrawal halts; "
+        "2: twice as fast). A later event of the same kind changes the pace again from its day. `us_air_support` "
+        "and `contractors` events still override their schedules.",
+        {"pace": Arg("number", "speed of the rest of the withdrawal relative to the timeline, 0-4", 0.0, 4.0)}),
     "ceasefire": Kind(
         "From `on` until `until` (inclusive) no district falls in `province` (or anywhere: all), and its capital "
         "is neither assaulted nor handed over.",
@@ -89,12 +97,14 @@ class Schedule:
     ceasefire: np.ndarray | None = None  # (days, P) bool
     reinforce: dict[int, np.ndarray] = field(default_factory=dict)  # day -> (P,) troops
     morale_shock: dict[int, np.ndarray] = field(default_factory=dict)  # day -> (P,) morale points lost
+    # (days,) the withdrawal timeline's day that each calendar day stands at (withdrawal_pace); None: the same day
+    timeline_clock: np.ndarray | None = None
 
     @property
     def is_empty(self) -> bool:
         return (self.us_share is None and self.contractor_share is None and self.road_hold is None
                 and self.road_cut is None and self.ceasefire is None and not self.reinforce
-                and not self.morale_shock)
+                and not self.morale_shock and self.timeline_clock is None)
 
 
 def _provinces(world: World, name: str) -> np.ndarray:
@@ -114,6 +124,18 @@ def _step_override(events, days: int) -> np.ndarray | None:
     for e in sorted(events, key=lambda e: e.on):
         out[day_index(e.on):] = e.get("share")
     return out
+
+
+def _timeline_clock(events, days: int) -> np.ndarray | None:
+    """Calendar day -> the timeline's day under withdrawal_pace events: the identity until the first event, then
+    advancing by each event's pace per day from its day on (piecewise linear, capped at the timeline's last day)."""
+    if not events:
+        return None
+    rate = np.ones(days)
+    for e in sorted(events, key=lambda e: e.on):
+        rate[day_index(e.on):] = float(e.get("pace"))
+    clock = np.concatenate([[0.0], np.cumsum(rate[:-1])])  # day t stands at the sum of the rates of days 0..t-1
+    return np.minimum(clock, days - 1)
 
 
 def compile_schedule(world: World, interventions) -> Schedule:
@@ -161,4 +183,5 @@ def compile_schedule(world: World, interventions) -> Schedule:
         ceasefire=ceasefire,
         reinforce={d: v.astype(np.float32) for d, v in reinforce.items()},
         morale_shock={d: v.astype(np.float32) for d, v in morale_shock.items()},
+        timeline_clock=_timeline_clock(by_kind["withdrawal_pace"], days),
     )

@@ -98,6 +98,19 @@ class Drivers:
     seed_observe: Callable | None = None
 
 
+def withdrawal_timeline(world: World, schedule: Schedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(progress, contractor share, US air phase) by calendar day: the world's timeline, re-timed on the scenario's
+    withdrawal clock where a withdrawal_pace event sets one (each day reads the timeline at its clock's day)."""
+    if schedule.timeline_clock is None:
+        return world.withdrawal_progress, world.contractor_share, world.us_air_phase
+    clock = schedule.timeline_clock
+    days = np.arange(world.withdrawal_progress.size)
+    progress = np.interp(clock, days, world.withdrawal_progress)
+    contractors = np.interp(clock, days, world.contractor_share)
+    us_phase = world.us_air_phase[np.floor(clock).astype(int)]  # a step: the phase of the day the clock has reached
+    return progress, contractors, us_phase
+
+
 def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> Drivers:
     # Garrisons: Kabul gets a fixed share, the rest is spread by population^exponent, more where a corps HQ sits.
     weight = world.population**p.garrison_population_exponent * (1.0 + p.corps_hq_bonus * world.has_corps_hq)
@@ -123,11 +136,11 @@ def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> D
     # Bagram handover and ends with the mission.
     # Interventions ("contractors", "us_air_support") replace the timeline from their day on.
     schedule = schedule or Schedule()
-    contractors = world.contractor_share
+    progress, contractors, us_phase = withdrawal_timeline(world, schedule)
     if schedule.contractor_share is not None:
         contractors = np.where(np.isnan(schedule.contractor_share), contractors, schedule.contractor_share)
     readiness = 1.0 - p.aaf_contractor_dependence * (1.0 - np.clip(contractors, 0.0, 1.0))
-    us_share = np.select([world.us_air_phase == 2, world.us_air_phase == 1], [1.0, p.us_air_after_bagram], 0.0)
+    us_share = np.select([us_phase == 2, us_phase == 1], [1.0, p.us_air_after_bagram], 0.0)
     if schedule.us_share is not None:
         us_share = np.where(np.isnan(schedule.us_share), us_share, schedule.us_share)
     air_capacity = p.aaf_strikes_per_day * readiness + p.us_strikes_per_day * us_share
@@ -143,8 +156,8 @@ def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> D
         target_weight=(world.n_districts * np.exp(attractiveness)).astype(F),
         effort_scale=(1.0 / (world.n_districts * per_district0)).astype(F),
         air_capacity=air_capacity,
-        morale_drop=p.withdrawal_morale_drop * world.withdrawal_progress,
-        is_campaign_open=world.withdrawal_progress >= p.campaign_gate_progress,
+        morale_drop=p.withdrawal_morale_drop * progress,
+        is_campaign_open=progress >= p.campaign_gate_progress,
         road_cut_hazard=road_cut_hazard.astype(F),
         schedule=schedule,
     )

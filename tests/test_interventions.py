@@ -51,6 +51,35 @@ def test_contractors_and_us_air_support_change_air_capacity(world):
     assert np.array_equal(us.air_capacity[:60], base.air_capacity[:60])
 
 
+def test_withdrawal_pace_retimes_the_whole_withdrawal(world):
+    """Half the pace from 1 July: before it nothing changes; after it progress, contractors, the US air phase and
+    with them the morale toll and the campaign gate read the timeline at the half-speed clock."""
+    p = Params().replace(**TUNED_2021)
+    base = make_drivers(world, p)
+    slow = make_drivers(world, p, compile_schedule(world, [ev("withdrawal_pace", "2021-07-01", pace=0.5)]))
+    july = day_index(dt.date(2021, 7, 1))
+    assert np.array_equal(slow.morale_drop[:july + 1], base.morale_drop[:july + 1])
+    assert np.array_equal(slow.air_capacity[:july], base.air_capacity[:july])
+    for k in (10, 20, 40):  # day july + k stands where the timeline stood on day july + k / 2
+        expect = p.withdrawal_morale_drop * np.interp(july + k / 2, np.arange(world.withdrawal_progress.size), world.withdrawal_progress)
+        assert np.isclose(slow.morale_drop[july + k], expect)
+    bagram = day_index(dt.date(2021, 7, 2))
+    assert slow.air_capacity[bagram] > base.air_capacity[bagram]  # the handover comes later: US air still full
+    assert np.argmax(slow.is_campaign_open) > np.argmax(base.is_campaign_open)
+    halted = make_drivers(world, p, compile_schedule(world, [ev("withdrawal_pace", "2021-06-01", pace=0.0)]))
+    june = day_index(dt.date(2021, 6, 1))
+    assert (halted.morale_drop[june:] == base.morale_drop[june]).all() and not halted.is_campaign_open.any()
+
+
+def test_withdrawal_pace_1_changes_nothing_and_a_slower_withdrawal_delays_the_collapse(world):
+    p = Params().replace(**TUNED_2021)
+    base = run_ensemble(p, 300, seed=5, world=world)
+    same = run_ensemble(p, 300, seed=5, world=world, interventions=[ev("withdrawal_pace", "2021-05-01", pace=1.0)])
+    assert np.array_equal(base.fall_day, same.fall_day)
+    slow = run_ensemble(p, 300, seed=5, world=world, interventions=[ev("withdrawal_pace", "2021-05-01", pace=0.5)])
+    assert (slow.fall_day == NOT_FALLEN).sum(axis=1).mean() > (base.fall_day == NOT_FALLEN).sum(axis=1).mean() + 10
+
+
 def test_a_held_road_is_never_cut_and_a_cut_road_stays_closed(world):
     e_hold = world.link_ids.index("ghazni-qalat")
     e_cut = world.link_ids.index("kabul-jalalabad")
