@@ -35,6 +35,7 @@ KM_BASIS = ("reported", "great-circle")
 ROAD_QUALITY = ("good", "poor")
 HELD_2001 = ("yes", "partly", "no")
 YES_NO = ("yes", "no")
+ANA_CORPS = ("111", "201", "203", "205", "207", "209", "215", "217")  # the seven corps and the Capital Division
 REGIONS = ("Capital", "Central Highland", "Eastern", "North Eastern", "Northern", "South Eastern", "Southern", "Western")
 EVENT_CONFIDENCE = ("high", "medium", "low")
 #: events.csv `basis`: a row observed on its day (reported on or after it), or a plan announced before it.
@@ -173,6 +174,7 @@ class Covariates:
     districts_taliban_jun15: int | None  # reported captures: not a model input; None before they were reported
     districts_taliban_jul15: int | None
     has_corps_hq: bool
+    ana_corps: str | None  # the ANA corps (or the 111th Capital Division) responsible, where a source names one
     borders_pakistan: bool
     has_border_crossing: bool
     first_crossing_taken_on: dt.date | None
@@ -569,7 +571,7 @@ def _load_covariates(path: Path, names: tuple[str, ...]) -> tuple[Covariates, ..
         path,
         ("province", "region", "population_2021", "population_imputed", "districts_total", "districts_csvmap",
          "districts_taliban_jun15", "districts_taliban_jul15", "districts_taliban_jun15_reported_on",
-         "districts_taliban_jul15_reported_on", "has_corps_hq", "borders_pakistan", "has_border_crossing",
+         "districts_taliban_jul15_reported_on", "has_corps_hq", "ana_corps", "borders_pakistan", "has_border_crossing",
          "first_crossing_taken_on", "first_crossing_reported_on", "majority_ethnic_group", "is_pashtun_majority",
          "has_power_broker", "capital_attacked_before_aug", "capital_attacked_reported_on", "held_against_taliban_2001",
          "surrounded_feb_2021", "surrounded_feb_2021_reported_on"),
@@ -592,6 +594,7 @@ def _load_covariates(path: Path, names: tuple[str, ...]) -> tuple[Covariates, ..
             districts_taliban_jun15=f.number(line, r, "districts_taliban_jun15", 0, n_csv, integer=True),
             districts_taliban_jul15=f.number(line, r, "districts_taliban_jul15", 0, n_csv, integer=True),
             has_corps_hq=f.flag(line, r, "has_corps_hq"),
+            ana_corps=f.text(line, r, "ana_corps", ANA_CORPS + ("",), required=False) or None,
             borders_pakistan=f.flag(line, r, "borders_pakistan"),
             has_border_crossing=f.flag(line, r, "has_border_crossing"),
             first_crossing_taken_on=crossing,

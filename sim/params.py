@@ -35,10 +35,11 @@ def knob(default, unit: str, lo=None, hi=None, source: str = "", group: str = ""
                                                 group=group))
 
 
-def switch(source: str, *, provenance: str = "prior"):
+def switch(source: str, *, provenance: str = "prior", default: bool = True):
     """A mechanism switch: True runs the mechanism, False turns it off. A structural choice: its provenance is that
-    of the mechanism (documented before 1 May 2021, or first principles)."""
-    return field(default=True, metadata=dict(unit="on/off", lo=None, hi=None, provenance=provenance, source=source,
+    of the mechanism (documented before 1 May 2021, or first principles). A mechanism that has not earned its place
+    in `python run.py validate` ships off (default=False)."""
+    return field(default=default, metadata=dict(unit="on/off", lo=None, hi=None, provenance=provenance, source=source,
                                              group="switches"))
 
 
@@ -67,6 +68,12 @@ class Params:
         "garrisons give up. Kunduz fell to 'hundreds of insurgents' within a day (AP, 28 Sep 2015); the size of "
         "each effect is in its own parameter. The 2021 reports of corps collapsing one after another are why "
         "the cascade is modelled (after 1 May 2021: not used for the default)")
+    corps_cascade: bool = switch(
+        "mechanism 6b: a fall inside an ANA corps area lowers the morale of every garrison in that corps area, and "
+        "the fall of the corps' headquarters city lowers it more: the corps is the unit that relieves, supplies "
+        "and commands its provinces (the seven corps and the 111th Capital Division, data/province_covariates.csv "
+        "ana_corps, from sources dated 2009-2020). Off by default until its ablation in python run.py validate is "
+        "complete (docs/ODD.md, mechanism 6b)", default=False)
     prison_breaks: bool = switch(
         "mechanism 7: a captured capital frees prisoners who join the attackers (Kunduz, 28 Sep 2015: more than "
         "600 freed, AP)")
@@ -296,6 +303,16 @@ class Params:
         0.074, "morale per fall", 0.0, 0.3,
         "first principles: the fall of all its road neighbours (2.35 on average, data/roads.csv) would spend what "
         "morale the withdrawal leaves above surrender_threshold: 0.175 / 2.35", "morale", provenance="prior")
+    cascade_corps: float = knob(
+        0.051, "morale per fall", 0.0, 0.3,
+        "first principles, as cascade_neighbour: the fall of every other capital of its corps area (3.4 others on "
+        "average over the 27 provinces that share a corps area, data/province_covariates.csv) would spend what "
+        "morale the withdrawal leaves above surrender_threshold: 0.175 / 3.4 (corps_cascade only)", "morale", provenance="prior")
+    cascade_corps_hq: float = knob(
+        0.0875, "morale per fall", 0.0, 0.5,
+        "first principles: the fall of the corps' headquarters city takes its command, depots and reserve: on its "
+        "own it spends half of what morale the withdrawal leaves above surrender_threshold (0.175 / 2), on top of "
+        "cascade_corps (corps_cascade only)", "morale", provenance="prior")
     surrender_threshold: float = knob(
         0.35, "morale (0-1)", 0.0, 0.8,
         "first principles: a pressed garrison gives up once it has lost half its starting morale "

@@ -13,7 +13,7 @@ The order of one day (`advance_day`) is:
     4. cut_roads             mechanism 2: links are cut as the country around them is lost
     5. update_supply         mechanism 3: garrisons with no open path to Kabul are isolated and erode
     6. resolve_sieges        mechanisms 5, 6 and 8: assaults, surrenders and negotiated hand-overs
-    7. apply_falls           mechanisms 6 and 7: morale cascade and prison breaks after today's falls
+    7. apply_falls           mechanisms 6, 6b and 7: morale cascade (national, neighbours, corps) and prison breaks after today's falls
     8. recruit               Taliban strength grows
 
 The model never reads observed fall dates: only sim/seeding.py does, to start a run that begins after some
@@ -481,6 +481,10 @@ def apply_falls(s: State, world: World, p: Params, d: Drivers, day: int, falls: 
     if p.morale_cascade:
         s.morale -= F(p.cascade_national) * n_new[:, None]
         s.morale -= F(p.cascade_neighbour) * (falls.astype(F) @ world.adjacency)
+    if p.corps_cascade:  # mechanism 6b: the corps area shares a fall's blow, its headquarters' fall most
+        fell = falls.astype(F)
+        s.morale -= F(p.cascade_corps) * (fell @ world.corps_peers)
+        s.morale -= F(p.cascade_corps_hq) * (fell @ world.corps_hq_peers)
     if p.prison_breaks:
         s.taliban += F(p.prisoners_per_capital * p.prisoner_join_share) * n_new
 

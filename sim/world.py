@@ -111,6 +111,8 @@ class World:
     is_holdout: np.ndarray  # held against the Taliban in 2001 ('yes')
     holdout_level: np.ndarray  # 1 yes, 0.5 partly, 0 no
     has_corps_hq: np.ndarray
+    corps_peers: np.ndarray  # (P, P) float32: 1 where two provinces share an ANA corps area (0 on the diagonal)
+    corps_hq_peers: np.ndarray  # (P, P) float32: 1 in row h, column j where h holds the HQ of j's corps (h != j)
     has_power_broker: np.ndarray
     surrounded_feb_2021: np.ndarray
     adjacency: np.ndarray  # (P, P) 0/1, float32
@@ -179,6 +181,9 @@ def build_world(record: Record) -> World:
 
     days = np.arange(N_CALENDAR_DAYS, dtype=float)
     progress, contractor_share, us_air_phase = _timeline(record, days)
+    corps = [c.ana_corps for c in cov]
+    corps_peers = np.array([[float(a is not None and a == b and i != j) for j, b in enumerate(corps)]
+                            for i, a in enumerate(corps)])
 
     return World(
         record=record,
@@ -192,6 +197,8 @@ def build_world(record: Record) -> World:
         is_holdout=flag(lambda c: c.held_2001 == "yes"),
         holdout_level=np.array([{"yes": 1.0, "partly": 0.5, "no": 0.0}[c.held_2001] for c in cov]),
         has_corps_hq=flag(lambda c: c.has_corps_hq),
+        corps_peers=corps_peers.astype(np.float32),
+        corps_hq_peers=(flag(lambda c: c.has_corps_hq)[:, None] * corps_peers).astype(np.float32),
         has_power_broker=flag(lambda c: c.has_power_broker),
         surrounded_feb_2021=flag(lambda c: c.surrounded_feb_2021),
         adjacency=adjacency.astype(np.float32),

@@ -67,11 +67,40 @@ def test_held_count_follows_from_the_fall_days(world, start):
 def test_each_mechanism_can_be_switched_off(world, switch):
     # On the fitted 2021 set every mechanism acts inside the window; under the prior defaults Kabul holds, so the
     # collapse of the centre never comes into play.
+    # A mechanism that ships off (corps_cascade) is switched on here: either way both settings must differ.
     base = Params(**TUNED_2021)
-    on = run_ensemble(base, 300, seed=5, world=world)
+    on = run_ensemble(base.replace(**{switch: True}), 300, seed=5, world=world)
     off = run_ensemble(base.replace(**{switch: False}), 300, seed=5, world=world)
     assert np.isfinite(off.district_share).all()
     assert not np.array_equal(on.fall_day, off.fall_day), f"turning {switch} off changed nothing"
+
+
+def test_a_fall_hits_its_corps_area_and_the_headquarters_fall_hits_it_more(world):
+    """corps_cascade: Kandahar (205th corps HQ) falling lowers Zabul's and Uruzgan's morale by cascade_corps +
+    cascade_corps_hq more than with the switch off; Qalat falling lowers Kandahar's and Uruzgan's by cascade_corps
+    only; a province with no named corps (Khost) and one of another corps (Herat) are untouched."""
+    idx = world.record.index
+    p_off = Params()
+    p_on = p_off.replace(corps_cascade=True)
+
+    def morale_after(p, fallen):
+        d = make_drivers(world, p)
+        s = initial_state(world, p, d, 1, 0, np.random.default_rng(0))
+        before = s.morale.copy()
+        falls = np.zeros((1, world.n_provinces), bool)
+        falls[0, idx[fallen]] = True
+        rules.apply_falls(s, world, p, d, 100, falls)
+        return before - s.morale
+
+    extra = morale_after(p_on, "Kandahar") - morale_after(p_off, "Kandahar")
+    for name in ("Zabul", "Uruzgan"):
+        assert np.isclose(extra[0, idx[name]], p_on.cascade_corps + p_on.cascade_corps_hq)
+    for name in ("Khost", "Herat", "Kabul"):
+        assert extra[0, idx[name]] == 0.0
+    extra = morale_after(p_on, "Zabul") - morale_after(p_off, "Zabul")
+    for name in ("Kandahar", "Uruzgan"):
+        assert np.isclose(extra[0, idx[name]], p_on.cascade_corps)
+    assert extra[0, idx["Helmand"]] == 0.0  # the 215th, not the 205th
 
 
 def test_no_capital_falls_without_sieges_surrenders_or_collapse(world):
