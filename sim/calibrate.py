@@ -160,15 +160,9 @@ def prepare_folder(out: Path, scenario: Scenario, fit_until, replicates: int, se
     wanted = json.loads(store.to_json(definition(scenario, fit_until, replicates, seed, world)))
     exists = folders.check_target(out, "calibration", force)
     meta = folders.read_manifest(out) if exists else None
-    if exists and meta is not None and meta["kind"] == "calibration":
-        stored = meta.get("definition") or {}
-        differs = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-        if not differs:
-            return
-        if not force:
-            raise folders.FolderError(f"--out {out}: holds a calibration with another {', '.join(differs)}; use "
-                                      "another --out folder, or --force to replace it")
-    elif exists and meta is None and not force and any(p.name == "study.db" for p in out.iterdir()):
+    if folders.same_definition(out, "calibration", meta, wanted, force):
+        return
+    if exists and meta is None and not force and any(p.name == "study.db" for p in out.iterdir()):
         raise folders.FolderError(f"--out {out}: holds a study from an earlier version, whose definition is not "
                                   "recorded; use another --out folder, or --force to replace it")
     if exists:

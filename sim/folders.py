@@ -154,6 +154,22 @@ def check_target(target: Path, kind: str, force: bool = False, what: str = "--ou
     return True
 
 
+def same_definition(out: Path, kind: str, meta: dict | None, wanted: dict, force: bool) -> bool:
+    """True if the folder's manifest (meta) holds a `kind` whose recorded definition is exactly `wanted`, so its
+    work may be resumed; False if there is nothing of that kind to resume. Another definition is refused (one line
+    naming the keys that differ) unless force, which lets the caller replace it."""
+    if meta is None or meta.get("kind") != kind:
+        return False
+    stored = meta.get("definition") or {}
+    differs = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    if not differs:
+        return True
+    if not force:
+        raise FolderError(f"--out {out}: holds a {kind} with another {', '.join(differs)}; use another --out "
+                          "folder, or --force to replace it")
+    return False
+
+
 def clear_folder(folder: Path) -> None:
     """Remove the results of the kind the folder holds (after check_target): only files this project writes."""
     folder = Path(folder)

@@ -80,14 +80,8 @@ def prepare_folder(out: Path, protocol: Protocol, world: World, force: bool = Fa
     wanted = protocol.definition(world)
     exists = folders.check_target(out, "validation", force)
     meta = folders.read_manifest(out) if exists else None
-    if meta is not None and meta["kind"] == "validation":
-        stored = meta.get("definition") or {}
-        differs = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-        if not differs:
-            return
-        if not force:
-            raise folders.FolderError(f"--out {out}: holds a validation with another {', '.join(differs)}; use "
-                                      "another --out folder, or --force to replace it")
+    if folders.same_definition(out, "validation", meta, wanted, force):
+        return
     if exists:
         folders.clear_folder(out)
     (out / "cutoffs").mkdir(parents=True, exist_ok=True)

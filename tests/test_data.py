@@ -60,11 +60,16 @@ def _set(path, line, column, value):
     ],
 )
 def test_bad_field_names_file_line_and_field(data_copy, filename, line, field, value, message):
+    assert_one_data_error(data_copy, filename, line, field, value, message)
+
+
+def assert_one_data_error(data_copy, filename, line, field, value, message):
+    """Set one field of a copy of the data; loading it must fail naming the file, line, field and the problem."""
     _set(data_copy / filename, line, field, value)
     with pytest.raises(DataError) as err:
         load_record(data_copy)
     text = str(err.value)
-    assert filename in text and f"line {line}" in text and f"field '{field}'" in text and message in text
+    assert filename in text and f"line {line}" in text and f"field '{field}'" in text and message in text, text
 
 
 def test_disconnected_road_graph_is_reported(data_copy):
@@ -239,11 +244,7 @@ def test_every_observation_carries_a_report_date_never_before_what_it_reports():
     ("province_covariates.csv", 4, "surrounded_feb_2021_reported_on", "May 2021", "is not a date"),
 ])
 def test_bad_report_dates_name_file_line_and_field(data_copy, filename, line, field, value, message):
-    _set(data_copy / filename, line, field, value)
-    with pytest.raises(DataError) as err:
-        load_record(data_copy)
-    text = str(err.value)
-    assert filename in text and f"line {line}" in text and f"field '{field}'" in text and message in text, text
+    assert_one_data_error(data_copy, filename, line, field, value, message)
 
 
 def test_a_fall_reported_without_a_fall_is_refused(data_copy):
