@@ -74,6 +74,14 @@ class Params:
         "and commands its provinces (the seven corps and the 111th Capital Division, data/province_covariates.csv "
         "ana_corps, from sources dated 2009-2020). Off by default until its ablation in python run.py validate is "
         "complete (docs/ODD.md, mechanism 6b)", default=False)
+    holdout_surrender: bool = switch(
+        "mechanism 6c: the hold-outs of 2001 (Panjshir, Badakhshan) can give up before Kabul falls, like any "
+        "pressed garrison whose morale is below surrender_threshold; they keep their higher starting morale "
+        "(morale_holdout_bonus). First principles: no garrison is immune to giving up, and the 2001 record "
+        "(never taken while Kabul was Taliban-held) is about after the centre fell, which centre_collapse keeps; "
+        "the question was raised by Faizabad's fall on 11 Aug 2021, so the mechanism ships off "
+        "(after 1 May 2021: not used for the default)",
+        default=False)
     prison_breaks: bool = switch(
         "mechanism 7: a captured capital frees prisoners who join the attackers (Kunduz, 28 Sep 2015: more than "
         "600 freed, AP)")

@@ -422,7 +422,11 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int) -> tup
         pressed = s.is_besieged | (fallen_next_door >= p.encircled_share)
         if p.supply_isolation:
             pressed |= ~s.is_supplied
-        gives_up = pressed & (s.morale < p.surrender_threshold) & s.is_held & ~holdout
+        gives_up = pressed & (s.morale < p.surrender_threshold) & s.is_held
+        if not p.holdout_surrender:  # mechanism 6c off: the hold-outs of 2001 never give up
+            gives_up &= ~holdout
+        elif centre_fallen is not None:  # on: only until Kabul falls; then they hold out (mechanism 8)
+            gives_up &= ~(holdout & centre_fallen)
         p_give_up = F(p.surrender_rate) * gives_up.astype(F)
     if centre_fallen is not None and centre_fallen.any():
         after_kabul = centre_fallen & ~holdout & s.is_held

@@ -75,6 +75,25 @@ def test_each_mechanism_can_be_switched_off(world, switch):
     assert not np.array_equal(on.fall_day, off.fall_day), f"turning {switch} off changed nothing"
 
 
+def test_a_hold_out_gives_up_only_with_holdout_surrender_and_only_before_kabul_falls(world):
+    """Badakhshan (held in 2001), besieged with no morale left, on a campaign day: it never gives up with the switch
+    off; with it on it gives up at surrender_rate like Kunduz next to it, until Kabul has fallen."""
+    idx = world.record.index
+    day = 100
+    for on in (False, True):
+        p = Params().replace(holdout_surrender=on, campaign_gate_progress=0.0)
+        d = make_drivers(world, p)
+        s = initial_state(world, p, d, 2, 0, np.random.default_rng(0))
+        s.morale[:] = 0.0
+        s.control[:, [idx["Badakhshan"], idx["Kunduz"]]] = 0.99  # besieged
+        s.is_besieged = s.control >= p.siege_threshold
+        s.kabul_fell_day[1] = day - 1  # the second replicate: Kabul has fallen
+        _, give_up = rules.fall_chances(s, world, p, d, day)
+        assert give_up[0, idx["Kunduz"]] == np.float32(p.surrender_rate)
+        assert give_up[0, idx["Badakhshan"]] == (np.float32(p.surrender_rate) if on else 0.0)
+        assert give_up[1, idx["Badakhshan"]] == 0.0
+
+
 def test_a_fall_hits_its_corps_area_and_the_headquarters_fall_hits_it_more(world):
     """corps_cascade: Kandahar (205th corps HQ) falling lowers Zabul's and Uruzgan's morale by cascade_corps +
     cascade_corps_hq more than with the switch off; Qalat falling lowers Kandahar's and Uruzgan's by cascade_corps
