@@ -74,6 +74,12 @@ class Params:
         "and commands its provinces (the seven corps and the 111th Capital Division, data/province_covariates.csv "
         "ana_corps, from sources dated 2009-2020). Off by default until its ablation in python run.py validate is "
         "complete (docs/ODD.md, mechanism 6b)", default=False)
+    negotiated_handover: bool = switch(
+        "mechanism 9: a capital can be handed over in a deal brokered through elders, whatever its garrison's "
+        "morale: the Taliban 'negotiated with local commanders and elders rather than assaulting where they could' "
+        "(A. Giustozzi, The Taliban at War, 2019). With it on, a give-up is a surrender (out of supplies or hope) "
+        "and 'negotiated' means a deal. Off by default until python run.py validate shows it earns its place",
+        default=False)
     holdout_surrender: bool = switch(
         "mechanism 6c: the hold-outs of 2001 (Panjshir, Badakhshan) can give up before Kabul falls, like any "
         "pressed garrison whose morale is below surrender_threshold; they keep their higher starting morale "
@@ -311,6 +317,25 @@ class Params:
         0.074, "morale per fall", 0.0, 0.3,
         "first principles: the fall of all its road neighbours (2.35 on average, data/roads.csv) would spend what "
         "morale the withdrawal leaves above surrender_threshold: 0.175 / 2.35", "morale", provenance="prior")
+    deal_rate: float = knob(
+        0.033, "1/day", 0.0, 0.5,
+        "first principles: a capital whose surroundings are held up to held_capital_control_cap, with the "
+        "withdrawal complete, is talked round within about a month (1/30 a day); the hazard scales with the "
+        "surroundings held and the withdrawal's progress (negotiated_handover only)", "deals", provenance="prior")
+    deal_control_exponent: float = knob(
+        2.0, "dimensionless", 0.0, 5.0,
+        "first principles: elders broker a hand-over once the countryside is the Taliban's: the hazard grows as "
+        "the square of the share held (relative to held_capital_control_cap), small while it is contested "
+        "(negotiated_handover only)", "deals", provenance="prior")
+    deal_contagion: float = knob(
+        1.0, "dimensionless", 0.0, 5.0,
+        "first principles: a neighbour that has fallen shows the deal can be had: with every road neighbour fallen "
+        "the hazard doubles (a unit effect, as rural_neighbour_boost) (negotiated_handover only)", "deals",
+        provenance="prior")
+    deal_broker_reduction: float = knob(
+        0.5, "share", 0.0, 1.0,
+        "first principles: a power broker who commits his militia (has_power_broker) halves the chance of a deal "
+        "behind his back (negotiated_handover only)", "deals", provenance="prior")
     cascade_corps: float = knob(
         0.051, "morale per fall", 0.0, 0.3,
         "first principles, as cascade_neighbour: the fall of every other capital of its corps area (3.4 others on "

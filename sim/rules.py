@@ -87,6 +87,7 @@ class Drivers:
     effort_scale: np.ndarray  # (P,) turns fighters into fighters per district relative to 1 May's even spread
     air_capacity: np.ndarray  # (days,) strikes available nationally per day
     morale_drop: np.ndarray  # (days,) morale lost to the withdrawal by each day
+    progress: np.ndarray  # (days,) the withdrawal's progress (0-1) on each day, as re-timed by the scenario
     is_campaign_open: np.ndarray  # (days,) the withdrawal is far enough along for capitals to be taken
     road_cut_hazard: np.ndarray  # (E,) per-day cut rate at full control of both ends
     schedule: Schedule  # the scenario's dated interventions, as day-indexed arrays
@@ -157,6 +158,7 @@ def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> D
         effort_scale=(1.0 / (world.n_districts * per_district0)).astype(F),
         air_capacity=air_capacity,
         morale_drop=p.withdrawal_morale_drop * progress,
+        progress=progress,
         is_campaign_open=progress >= p.campaign_gate_progress,
         road_cut_hazard=road_cut_hazard.astype(F),
         schedule=schedule,
@@ -380,15 +382,17 @@ def update_supply(s: State, world: World, p: Params) -> None:
         s.morale -= F(p.isolation_morale_rate) * isolated
 
 
-def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(p_assault, p_give_up), each (N, P): every capital's chance today of falling to assault and of giving up (0
-    where it is no longer held), from the state once the day's sieges are set; None before the campaign gate, when
-    no capital can fall. The one place these chances are computed: resolve_sieges draws against them and the
+def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(p_assault, p_give_up, p_deal), each (N, P): every capital's chance today of falling to assault, of giving
+    up and of being handed over in a deal (0 where it is no longer held), from the state once the day's sieges are
+    set; None before the campaign gate, when no capital can fall. The one place these chances are computed: resolve_sieges draws against them and the
     spin-up of a seeded start scores the observed falls with them.
 
     An assault succeeds with a chance rising with the force ratio (attackers against strength x morale x air
     cover); a pressed garrison whose morale is below the threshold gives up; after Kabul falls, the rest give up
-    quickly, except the hold-outs of 2001, which only fall to assault.
+    quickly, except the hold-outs of 2001, which only fall to assault; with negotiated_handover, elders broker a
+    deal at a rate growing with the surroundings held, the withdrawal's progress and the neighbours fallen.
     """
     if not d.is_campaign_open[day]:
         return None  # capitals are not taken before the gate, and Kabul cannot have fallen yet
@@ -432,9 +436,21 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int) -> tup
         after_kabul = centre_fallen & ~holdout & s.is_held
         np.maximum(p_give_up, F(p.post_kabul_surrender_rate) * after_kabul, out=p_give_up)
 
+    p_deal = np.zeros_like(s.control)
+    if p.negotiated_handover:
+        # Mechanism 9: elders broker a hand-over; more likely the more of the surroundings the Taliban hold, the
+        # further the withdrawal, the more neighbours already fallen; less where a power broker stands.
+        held_around = np.minimum(s.control / F(p.held_capital_control_cap), F(1.0))
+        p_deal = held_around ** F(p.deal_control_exponent)
+        p_deal *= F(p.deal_rate * d.progress[day])
+        fallen_next_door = (~s.is_held).astype(F) @ world.neighbour_mean
+        p_deal *= F(1.0) + F(p.deal_contagion) * fallen_next_door
+        p_deal *= (1.0 - p.deal_broker_reduction * world.has_power_broker).astype(F)
+        p_deal *= s.is_held & ~holdout
     if d.schedule.ceasefire is not None:
         p_give_up = p_give_up * ~d.schedule.ceasefire[day]
-    return p_assault, p_give_up
+        p_deal = p_deal * ~d.schedule.ceasefire[day]
+    return p_assault, p_give_up, p_deal
 
 
 def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray | None) -> np.ndarray | None:
@@ -442,7 +458,8 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
     or None before the campaign gate, when no capital can fall (then `u` may be None).
 
     One uniform per capital decides between the competing risks of fall_chances: the capital falls if
-    u < p_assault + p_give_up, by assault if u < p_assault (negotiated if besieged, a surrender otherwise).
+    u < p_assault + p_deal + p_give_up, by assault if u < p_assault, in a deal if u < p_assault + p_deal, else it
+    gives up (a surrender; without negotiated_handover, negotiated if besieged).
     """
     np.greater_equal(s.control, F(p.siege_threshold), out=s.is_besieged)
     s.is_besieged &= s.is_held
@@ -459,11 +476,16 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
     chances = fall_chances(s, world, p, d, day)
     if chances is None:
         return None
-    p_assault, p_give_up = chances
-    falls = (u < p_assault + p_give_up) & s.is_held
+    p_assault, p_give_up, p_deal = chances
+    by_deal = p_assault + p_deal
+    falls = (u < by_deal + p_give_up) & s.is_held
     if falls.any():
-        by_assault = u[falls] < p_assault[falls]
-        s.fall_how[falls] = np.where(by_assault, FIGHTING, np.where(s.is_besieged[falls], NEGOTIATED, SURRENDER))
+        uf = u[falls]
+        if p.negotiated_handover:  # three processes: an assault, a deal, a surrender
+            how = np.where(uf < p_assault[falls], FIGHTING, np.where(uf < by_deal[falls], NEGOTIATED, SURRENDER))
+        else:  # a give-up while besieged counts as negotiated
+            how = np.where(uf < p_assault[falls], FIGHTING, np.where(s.is_besieged[falls], NEGOTIATED, SURRENDER))
+        s.fall_how[falls] = how
         s.fall_day[falls] = day
     return falls
 

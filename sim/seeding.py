@@ -160,7 +160,7 @@ class Likelihood:
             self.floored += forced.sum(axis=1)
             self.log += np.log(self.floor) * forced.sum(axis=1)
             return
-        p_fall = np.minimum(chances[0].astype(np.float64) + chances[1], 1.0)
+        p_fall = np.minimum(sum(c.astype(np.float64) for c in chances), 1.0)  # assault, give-up, deal
         self.floored += (forced & (p_fall < self.floor)).sum(axis=1)
         like = np.where(forced, p_fall, 1.0 - p_fall)
         like[~is_held] = 1.0

@@ -88,10 +88,42 @@ def test_a_hold_out_gives_up_only_with_holdout_surrender_and_only_before_kabul_f
         s.control[:, [idx["Badakhshan"], idx["Kunduz"]]] = 0.99  # besieged
         s.is_besieged = s.control >= p.siege_threshold
         s.kabul_fell_day[1] = day - 1  # the second replicate: Kabul has fallen
-        _, give_up = rules.fall_chances(s, world, p, d, day)
+        _, give_up, _ = rules.fall_chances(s, world, p, d, day)
         assert give_up[0, idx["Kunduz"]] == np.float32(p.surrender_rate)
         assert give_up[0, idx["Badakhshan"]] == (np.float32(p.surrender_rate) if on else 0.0)
         assert give_up[1, idx["Badakhshan"]] == 0.0
+
+
+def test_a_deal_grows_with_the_surroundings_held_the_withdrawal_and_fallen_neighbours(world):
+    """negotiated_handover: p_deal = deal_rate x progress x (control / cap)^exponent x (1 + contagion x neighbours
+    fallen) x (1 - reduction if a power broker), 0 for a hold-out and without the switch."""
+    idx = world.record.index
+    day = 100
+    p = Params().replace(negotiated_handover=True, campaign_gate_progress=0.0)
+    d = make_drivers(world, p)
+    s = initial_state(world, p, d, 2, 0, np.random.default_rng(0))
+    s.control[:] = p.held_capital_control_cap / 2
+    ghazni, balkh = idx["Ghazni"], idx["Balkh"]  # Balkh has a power broker (Atta Noor), Ghazni none
+    assert world.has_power_broker[balkh] and not world.has_power_broker[ghazni]
+    next_door = np.flatnonzero(world.adjacency[ghazni])
+    s.is_held[1, next_door[0]] = False  # the second replicate: one of Ghazni's neighbours has fallen
+    _, _, deal = rules.fall_chances(s, world, p, d, day)
+    base = p.deal_rate * d.progress[day] * 0.5 ** p.deal_control_exponent
+    assert np.isclose(deal[0, ghazni], base)
+    assert np.isclose(deal[0, balkh], base * (1 - p.deal_broker_reduction))
+    assert np.isclose(deal[1, ghazni], base * (1 + p.deal_contagion / len(next_door)))
+    assert deal[:, idx["Panjshir"]].max() == 0.0 and deal[1, next_door[0]] == 0.0
+    _, _, off = rules.fall_chances(s, world, p.replace(negotiated_handover=False), d, day)
+    assert not off.any()
+
+
+def test_with_deals_negotiated_means_a_deal_and_a_give_up_is_a_surrender(world):
+    p = Params(**TUNED_2021).replace(negotiated_handover=True)
+    no_deals = run_ensemble(p.replace(deal_rate=0.0), 300, seed=5, world=world)
+    assert not (no_deals.fall_how == rules.NEGOTIATED).any() and (no_deals.fall_how == rules.SURRENDER).any()
+    deals = run_ensemble(p, 300, seed=5, world=world)
+    assert (deals.fall_how == rules.NEGOTIATED).any()
+    assert (deals.fall_day != NOT_FALLEN).sum() > (no_deals.fall_day != NOT_FALLEN).sum()
 
 
 def test_a_fall_hits_its_corps_area_and_the_headquarters_fall_hits_it_more(world):
