@@ -58,9 +58,13 @@ def test_mesa_model_and_ensemble_are_the_same_run_from_a_seeded_start(world):
     assert np.array_equal(a.fall_day, b.fall_day) and np.array_equal(a.ess, b.ess) and (a.ess == 1).all()
 
 
-def test_mesa_engine_equals_ensemble_with_chunks_of_one(world):
-    a = run_models(Params(), 12, seed=4, world=world)
-    b = run_ensemble(Params(), 12, seed=4, world=world, chunk_size=1)
+TRIAL_MECHANISMS = dict(corps_cascade=True, holdout_surrender=True, negotiated_handover=True)
+
+
+@pytest.mark.parametrize("params", [Params(), Params().replace(**TRIAL_MECHANISMS)], ids=["defaults", "trial-on"])
+def test_mesa_engine_equals_ensemble_with_chunks_of_one(world, params):
+    a = run_models(params, 12, seed=4, world=world)
+    b = run_ensemble(params, 12, seed=4, world=world, chunk_size=1)
     assert np.array_equal(a.fall_day, b.fall_day)
     assert np.array_equal(a.run_seed, b.run_seed)
 
