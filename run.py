@@ -127,7 +127,7 @@ def iso_date(text: str) -> dt.date:
 
 # Options that may come before the command name (run.py --runs 5 compare A B): they are moved after it, so the
 # command either takes them or refuses them in one line, never ignores them.
-OPTIONS_WITH_VALUE = ("--runs", "--seed", "--start", "--out", "--engine", "--chunk-size", "--data")
+OPTIONS_WITH_VALUE = ("--runs", "--seed", "--start", "--out", "--engine", "--chunk-size", "--data", "--set")
 FLAG_OPTIONS = ("--quiet", "--force", "--yes")
 
 
@@ -177,6 +177,10 @@ def add_run_options(p: argparse.ArgumentParser, on_subcommand: bool = False) -> 
                    help="replicates sharing one random stream in the ensemble path (default 1000)")
     p.add_argument("--data", type=Path, default=default(None), metavar="DIR",
                    help="read the data files from DIR instead of data/ (for example an alternative coding)")
+    p.add_argument("--set", action="append", default=default([]), metavar="NAME=VALUE", dest="settings",
+                   help="set a parameter on top of the scenario's, e.g. --set supply_stocks=true to run with a "
+                        "mechanism on trial (repeatable; switches take true/false; `python run.py params` lists the "
+                        "names and bounds); the results' manifest records every parameter")
     p.add_argument("--quiet", action="store_true", default=default(False),
                    help="print only the tables, no progress bar")
     add_safety_options(p, on_subcommand)
@@ -234,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "run is read only if it is the very run compare would make (same scenario file, runs, "
                           "seed, chunk size, start, data and a clean checkout of the same commit) and every table "
                           "matches its checksum; otherwise it is run again")
+    cmp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                     help="set a parameter in every scenario compared, e.g. --set supply_stocks=true to see the "
+                          "what-ifs with a mechanism on trial switched on (repeatable; switches take true/false; "
+                          "`python run.py params` lists the names and bounds)")
     cmp.add_argument("--data", type=Path, default=None, metavar="DIR", help="read the data files from DIR")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     cmp.add_argument("--yes", action="store_true", help="start a comparison estimated to take over an hour")
@@ -355,9 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "authentication: anything else lets every machine that can reach this one use it")
 
     bench = sub.add_parser("bench", help="benchmark: runs per second of the Mesa model and the ensemble, peak memory",
-                           description="Times the baseline (every mechanism on) on one core: the Mesa model one run "
-                                       "after another, the ensemble at N = 1, 100 and 10,000, the peak memory of "
-                                       "100,000 ensemble runs and the memory growth over 5,000 Mesa models.")
+                           description="Times the baseline (the default parameters) on one core: the Mesa model one run "
+                                       "after another, the ensemble at N = 1, 100 and 10,000, the cost of each "
+                                       "mechanism on trial (the ensemble at N = 2,000 with its switch on), the "
+                                       "peak memory of 100,000 ensemble runs and the memory growth over 5,000 "
+                                       "Mesa models.")
     bench.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     bench.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per figure (default 5)")
     bench.add_argument("--quick", action="store_true",
@@ -397,6 +407,9 @@ def cmd_run(args) -> int:
     world = _world(args)
     scenario = load_scenario(getattr(args, "scenario", DEFAULT_SCENARIO), world)
     scenario = with_overrides(scenario, args.runs, args.seed, args.start)
+    settings = parse_settings(getattr(args, "settings", None) or [])
+    if settings:
+        scenario = scenario.replace(params=_with_settings(scenario, settings))
     if args.engine == "mesa" and args.chunk_size not in (None, 1):
         raise UserError("--chunk-size applies to the ensemble engine; the Mesa engine runs one model per seed")
     out = args.out if args.out is not None else REPO / "results" / scenario.name
@@ -485,6 +498,10 @@ def cmd_compare(args) -> int:
         raise UserError("compare needs at least two scenarios")
     world = _world(args)
     scenarios = [load_scenario(name, world) for name in args.scenarios]
+    settings = parse_settings(args.settings)
+    if settings:
+        scenarios = [sc.replace(params=_with_settings(sc, settings)) for sc in scenarios]
+        print("every scenario with " + ", ".join(f"{k} = {v}" for k, v in settings.items()), file=sys.stderr)
     runs = args.runs or scenarios[0].replicates
     seed = args.seed if args.seed is not None else scenarios[0].seed
     est = budget.for_run(f"--runs {runs:,} x {len(scenarios)} scenarios", runs * len(scenarios))
@@ -505,6 +522,41 @@ def cmd_compare(args) -> int:
     print(f"{len(rows)} scenarios, {runs:,} runs each, seed {seed} (common random numbers)\n")
     print(compare_table(rows))
     return 0
+
+
+def parse_settings(items: list[str]) -> dict:
+    """--set NAME=VALUE items -> {name: value}, typed from Params.spec(); a bad item stops with one message."""
+    from sim.params import Params
+
+    spec = Params.spec()
+    out = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not eq or not name or not text:
+            raise UserError(f"--set {item!r}: give NAME=VALUE, e.g. --set supply_stocks=true")
+        if name not in spec:
+            raise UserError(f"--set {item!r}: unknown parameter {name!r}; allowed: {', '.join(spec)}")
+        if spec[name]["type"] == "bool":
+            if text.lower() not in ("true", "false"):
+                raise UserError(f"--set {item!r}: {name} is a switch: allowed true or false")
+            out[name] = text.lower() == "true"
+        else:
+            try:
+                out[name] = float(text)
+            except ValueError:
+                raise UserError(f"--set {item!r}: {name} takes a number, allowed {spec[name]['lo']} to "
+                                f"{spec[name]['hi']} {spec[name]['unit']}") from None
+    return out
+
+
+def _with_settings(scenario, settings: dict):
+    from sim.params import ParamsError
+
+    try:
+        return scenario.params.replace(**settings)
+    except ParamsError as exc:
+        raise UserError(f"--set: {exc}") from None
 
 
 def _stored_twin(folder: Path, definition: dict, commit: str | None, world, args):
@@ -832,7 +884,7 @@ def cmd_bench(args) -> int:
     if args.json is not None:
         _check_own_file(args.json, "bench")
 
-    sizes = dict(mesa_models=10, memory_runs=10_000, mesa_memory_models=200) if args.quick else {}
+    sizes = dict(mesa_models=10, memory_runs=10_000, mesa_memory_models=200, cost_n=200) if args.quick else {}
     result = run_benchmark(repeats=args.repeats, progress=lambda msg: print(msg, file=sys.stderr), **sizes)
     print(format_table(result))
     if args.json is not None:

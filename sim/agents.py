@@ -79,6 +79,17 @@ class GarrisonAgent(CellAgent):
         return float(self.model.state.air_cover[0, self.index])
 
     @property
+    def stocks(self) -> float:
+        """Days of supplies and pay in hand (mechanism 10; stays full unless supply_stocks is on)."""
+        return float(self.model.state.stocks[0, self.index])
+
+    @property
+    def commandos(self) -> float:
+        """Strength of the national commando reserve defending this capital today (mechanism 12), else 0."""
+        s = self.model.state
+        return float(s.commandos[0]) if int(s.commando_at[0]) == self.index else 0.0
+
+    @property
     def is_isolated(self) -> bool:
         """No open road path to Kabul through government-held capitals."""
         return self.province.is_held and not bool(self.model.state.is_supplied[0, self.index])
@@ -112,6 +123,12 @@ class AirSupportAgent(Agent):
     def strikes_today(self) -> float:
         day = min(self.model.day, self.model.end_day)
         return float(self.model.drivers.air_capacity[day])
+
+    @property
+    def airlift_today(self) -> float:
+        """Garrisons the transports can fully supply today (mechanism 4b; 0 unless air_logistics is on)."""
+        day = min(self.model.day, self.model.end_day)
+        return float(self.model.drivers.airlift[day])
 
     @property
     def covered(self) -> dict[str, float]:

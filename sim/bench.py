@@ -3,7 +3,8 @@
 Timing follows Mesa's own benchmarks (benchmarks/global_benchmark.py): garbage collection stays enabled while
 timing, every measurement starts from a collected heap, and the first call of each kind is a warm-up that is not
 counted. Each figure is the median of several repeats. The baseline is timed: 2021-05-01 to 2021-09-06, default
-parameters (every mechanism on). Memory is measured in fresh child processes, so one figure does not inherit
+parameters (the mechanisms that ship on); the cost of each mechanism on trial (a switch that ships off) is the
+ensemble's rate with it switched on, beside the defaults' at the same N. Memory is measured in fresh child processes, so one figure does not inherit
 the heap of another. Everything runs on one core: the child processes pin BLAS and OpenMP to one thread.
 """
 
@@ -58,12 +59,19 @@ def time_mesa(n_models: int, repeats: int) -> dict:
     return {"runs_per_s": rate, "ms_per_run": 1000.0 / rate, "repeats_s": seconds, "models_per_repeat": n_models}
 
 
-def time_ensemble(n: int, repeats: int, calls: int = 1) -> dict:
+def trial_switches() -> list[str]:
+    """The mechanisms on trial: the switches that ship off."""
+    from .params import Params
+
+    return [name for name, spec in Params.spec().items() if spec["group"] == "switches" and spec["default"] is False]
+
+
+def time_ensemble(n: int, repeats: int, calls: int = 1, **changes) -> dict:
     from .ensemble import run_ensemble
     from .params import Params
     from .world import default_world
 
-    world, params = default_world(), Params()
+    world, params = default_world(), Params().replace(**changes)
 
     def batch():
         for k in range(calls):
@@ -71,6 +79,32 @@ def time_ensemble(n: int, repeats: int, calls: int = 1) -> dict:
 
     rate, seconds = _median_rate(batch, n * calls, repeats)
     return {"runs_per_s": rate, "repeats_s": seconds, "n": n, "calls_per_repeat": calls}
+
+
+def time_mechanisms(n: int, repeats: int) -> dict[str, float]:
+    """The ensemble's rate with each mechanism on trial switched on, beside the defaults' and all of them on.
+
+    The configurations are timed in turn within each repeat (not one after the other), so that a slow spell of a
+    shared machine falls on all of them alike rather than on one: the differences are a few per cent.
+    """
+    from .ensemble import run_ensemble
+    from .params import Params
+    from .world import default_world
+
+    world, trial = default_world(), trial_switches()
+    configs = {"defaults": Params()}
+    configs.update({name: Params().replace(**{name: True}) for name in trial})
+    configs["all"] = Params().replace(**{k: True for k in trial})
+    seconds: dict[str, list[float]] = {name: [] for name in configs}
+    for params in configs.values():  # warm-up
+        run_ensemble(params, n, seed=0, world=world)
+    for _ in range(repeats):
+        for name, params in configs.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            run_ensemble(params, n, seed=0, world=world)
+            seconds[name].append(time.perf_counter() - t0)
+    return {name: n / statistics.median(s) for name, s in seconds.items()}
 
 
 def _peak_rss_mb() -> float:
@@ -128,7 +162,7 @@ def machine() -> dict:
 
 
 def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 100_000,
-                  mesa_memory_models: int = 5000, progress=print) -> dict:
+                  mesa_memory_models: int = 5000, cost_n: int = 2000, progress=print) -> dict:
     """Every figure of the speed issue. Call in a process started with ONE_THREAD set (see main)."""
     import mesa
     import numpy
@@ -139,6 +173,8 @@ def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 10
     for n, calls in ((1, 50), (100, 5), (10_000, 1)):
         progress(f"ensemble, N = {n:,}: {calls} call(s) x {repeats} repeats ...")
         ens[n] = time_ensemble(n, repeats, calls)
+    progress(f"the cost of each mechanism on trial: ensemble, N = {cost_n:,}, with it on ...")
+    costs = time_mechanisms(cost_n, repeats)
     progress(f"peak memory of {memory_runs:,} ensemble runs (fresh process) ...")
     mem = _child("ensemble", memory_runs)
     progress(f"memory growth over {mesa_memory_models:,} Mesa models in one process (fresh process) ...")
@@ -156,6 +192,8 @@ def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 10
         "ensemble_memory_seconds": mem["seconds"],
         "mesa_memory_growth_mb": growth["growth_mb"],
         "mesa_memory_models": mesa_memory_models,
+        "mechanism_cost_n": cost_n,
+        "mechanism_runs_per_s": costs,
         "repeats": repeats,
         "python": platform.python_version(),
         "mesa": mesa.__version__,
@@ -186,6 +224,14 @@ def format_table(r: dict) -> str:
     w = [max(a, len(b)) for a, b in zip(w, head)]
     line = lambda cells: "  ".join(c.ljust(n) for c, n in zip(cells, w)).rstrip()  # noqa: E731
     out = [line(head), line(["-" * n for n in w])] + [line(row) for row in rows]
+    costs = r.get("mechanism_runs_per_s")
+    if costs:
+        base = costs["defaults"]
+        out.append(f"\nthe cost of each mechanism on trial (ships off): ensemble, N = {r['mechanism_cost_n']:,}, with it on")
+        width = max(map(len, costs))
+        for name, rate in costs.items():
+            note = "" if name == "defaults" else f"  {100 * (base / rate - 1):+.0f} % time per run"
+            out.append(f"  {name:<{width}}  {rate:>7,.0f} runs/s{note}")
     mc = r["machine"]
     out.append(f"\nmedian of {r['repeats']} repeats after a warm-up, GC enabled as in Mesa's benchmarks, one thread; "
                f"Python {r['python']}, Mesa {r['mesa']}, numpy {r['numpy']}; {mc['cpu']}, {mc['cores']} cores")

@@ -57,6 +57,7 @@ EVENT_KINDS = (
     "aaf_readiness_drop",  # documentation: the readiness drop the contractors' departure causes in the model
     "end_date_announced",  # documentation
     "command_handover",  # documentation
+    "security_chiefs_replaced",  # world.py: a national morale shock on this day (mechanism 11, dated_shocks)
 )
 #: Events the withdrawal timeline needs, whether they need a value, and whether exactly one must be given.
 TIMELINE_KINDS = (("withdrawal_progress", True, False), ("contractors", True, False), ("bagram_handover", False, True),

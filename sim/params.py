@@ -72,8 +72,8 @@ class Params:
         "mechanism 6b: a fall inside an ANA corps area lowers the morale of every garrison in that corps area, and "
         "the fall of the corps' headquarters city lowers it more: the corps is the unit that relieves, supplies "
         "and commands its provinces (the seven corps and the 111th Capital Division, data/province_covariates.csv "
-        "ana_corps, from sources dated 2009-2020). Off by default until its ablation in python run.py validate is "
-        "complete (docs/ODD.md, mechanism 6b)", default=False)
+        "ana_corps, from sources dated 2009-2020). On: with the dated shocks on, it earned its place in python run.py "
+        "validate (docs/ODD.md, mechanism 6b)")
     negotiated_handover: bool = switch(
         "mechanism 9: a capital can be handed over in a deal brokered through elders, whatever its garrison's "
         "morale: the Taliban 'negotiated with local commanders and elders rather than assaulting where they could' "
@@ -88,6 +88,36 @@ class Params:
         "the question was raised by Faizabad's fall on 11 Aug 2021, so the mechanism ships off "
         "(after 1 May 2021: not used for the default)",
         default=False)
+    supply_stocks: bool = switch(
+        "mechanism 10: each garrison holds stocks of supplies and pay (in days) that run down while it is cut off "
+        "from Kabul, faster for the police, and refill once it is reconnected; a pressed garrison out of stocks "
+        "surrenders whatever its morale. First principles: a cut-off garrison surrenders when it runs out, not only "
+        "when it loses heart (Lashkar Gah was cut off by road in Oct 2020, LWJ 20 Oct 2020); the reports of outposts "
+        "out of ammunition and police unpaid for months (NYT, May 2021) are why the mechanism is on trial (after "
+        "1 May 2021: not used for the default). Off until python run.py validate shows it earns its place",
+        default=False)
+    air_logistics: bool = switch(
+        "mechanism 4b: the Afghan Air Force's transport sorties, as ready as its contractors allow, resupply cut-off "
+        "garrisons (slowing the run-down of their stocks, supply_stocks) and evacuate the wounded of besieged ones "
+        "(slowing their loss of morale). SIGAR (Mar 2021): contractors do 100 % of the C-130 and UH-60 maintenance; "
+        "air power's channels beyond strikes (SIGAR 22-22-IP, May 2022) are why the mechanism exists (after "
+        "1 May 2021: not used for the default). On: the what-ifs on contractors and the withdrawal need it to act "
+        "through their documented channel, and it did not worsen python run.py validate (docs/ODD.md, mechanism 4b)")
+    dated_shocks: bool = switch(
+        "mechanism 11: morale falls with dated national shocks, each an input known from the day it was "
+        "reported: the replacement of the defence and interior ministers and the army chief (data/events.csv "
+        "security_chiefs_replaced), and the loss of the customs revenue that pays the forces as border crossings "
+        "are taken (data/province_covariates.csv first_crossing_taken_on where reported before the start, else "
+        "when the model's control of a crossing province passes crossing_loss_control). First principles: pay "
+        "and command are what hold a garrison together; the post-mortems naming these shocks are why the "
+        "mechanism exists (after 1 May 2021: not used for the default). On: it earned its place in python run.py "
+        "validate (docs/ODD.md, mechanism 11)")
+    commando_reserve: bool = switch(
+        "mechanism 12: the commandos are a national reserve sent each day to the most threatened besieged capital, "
+        "where they add to its defence, and are worn down while they fight. First principles: the ANA Special "
+        "Operations Corps is the army's national reserve; its use as a fire brigade worn down by early August "
+        "(AFP, 4 Aug 2021) is why the mechanism is on trial (after 1 May 2021: not used for the default). Off until "
+        "python run.py validate shows it earns its place", default=False)
     prison_breaks: bool = switch(
         "mechanism 7: a captured capital frees prisoners who join the attackers (Kunduz, 28 Sep 2015: more than "
         "600 freed, AP)")
@@ -359,6 +389,77 @@ class Params:
         "first principles: a pressed garrison below the threshold negotiates its hand-over, through elders, in "
         "about a week (1/7 per day)", "morale", provenance="prior")
 
+    # ---- mechanism 10: stocks of supplies and pay (supply_stocks only) --------------------------------------------
+    stock_days: float = knob(
+        30.0, "days", 3.0, 180.0,
+        "first principles: a provincial capital's depot and pay in hand last about a month without resupply "
+        "(supply_stocks only)", "supply", provenance="prior")
+    police_share: float = knob(
+        0.4, "share of the garrison", 0.0, 1.0,
+        "first principles on SIGAR's quarterly counts of the Afghan Personnel and Pay System, where the interior "
+        "ministry (police) holds about two-fifths of the rolls; one national share, as no per-province split was "
+        "found (supply_stocks only); the count for the end of April 2021, 118,628 of 300,699, was published on "
+        "30 Jul 2021 (after 1 May 2021: not used for the default)", "supply", provenance="prior")
+    police_drain_multiplier: float = knob(
+        2.0, "dimensionless", 1.0, 5.0,
+        "first principles: the police are paid and supplied through provincial channels that fail first, so their "
+        "stocks run down twice as fast as the army's; a garrison's stocks run down at 1 + police_share x "
+        "(multiplier - 1) days a day while cut off (supply_stocks only)", "supply", provenance="prior")
+    restock_rate: float = knob(
+        3.0, "days of stock per day", 0.0, 30.0,
+        "first principles: once reconnected by road, convoys restore a month's stocks in about ten days "
+        "(supply_stocks only)", "supply", provenance="prior")
+    starved_surrender_rate: float = knob(
+        0.14, "1/day", 0.0, 1.0,
+        "first principles: a pressed garrison out of supplies and pay surrenders in about a week (1/7 a day), as a "
+        "demoralised one gives up (surrender_rate) (supply_stocks only)", "supply", provenance="prior")
+
+    # ---- mechanism 4b: air logistics (air_logistics only) -----------------------------------------------------------
+    airlift_per_day: float = knob(
+        6.0, "garrisons/day", 0.0, 30.0,
+        "first principles: the AAF's ~65 helicopters and transports (33 UH-60, 32 Mi-17, SIGAR's inventory of "
+        "1 Oct 2019: 183 aircraft, 158 operational, TOLOnews) fly about one sortie each a day; a cut-off or "
+        "besieged capital needs about ten a day for food, ammunition, pay and wounded: six capitals a day at full "
+        "readiness, scaled by readiness as strikes are (aaf_contractor_dependence) (air_logistics only)", "air",
+        provenance="prior")
+    casevac_relief: float = knob(
+        0.5, "share", 0.0, 1.0,
+        "first principles: full casualty evacuation halves the morale a siege costs a day (siege_morale_rate) "
+        "(air_logistics only)", "air", provenance="prior")
+
+    # ---- mechanism 11: dated national shocks (dated_shocks only) ----------------------------------------------------
+    shake_up_shock: float = knob(
+        0.03, "morale (0-1)", 0.0, 0.3,
+        "first principles: replacing the defence and interior ministers and the army chief in the middle of a "
+        "campaign costs every garrison a sixth of what the whole withdrawal does (withdrawal_morale_drop / 6), "
+        "once, on the day it is reported (dated_shocks only)", "morale", provenance="prior")
+    customs_morale_rate: float = knob(
+        0.001, "morale/day", 0.0, 0.05,
+        "first principles: with every border crossing lost, the customs revenue that pays the forces is gone and "
+        "morale falls as under a siege (siege_morale_rate), scaled by the share of the crossing provinces lost "
+        "(dated_shocks only)", "morale", provenance="prior")
+    crossing_loss_control: float = knob(
+        0.5, "share of districts", 0.2, 1.0,
+        "first principles: a crossing not yet reported taken is lost once the Taliban hold the majority of its "
+        "province's districts, where a capital is besieged (siege_threshold) (dated_shocks only)", "morale",
+        provenance="prior")
+
+    # ---- mechanism 12: the commandos (commando_reserve only) ---------------------------------------------------------
+    commando_strength: float = knob(
+        10_000, "persons", 0.0, 40_000,
+        "first principles: the ANA Special Operations Corps is one corps beside seven regular ones, about "
+        "andsf_strength / 8 (~20,000), of whom half can be deployed at once; no dated strength was found in the "
+        "record (commando_reserve only)", "commandos", provenance="prior")
+    commando_quality: float = knob(
+        3.0, "garrison soldiers per commando", 1.0, 10.0,
+        "first principles: a commando, trained and equipped by US special forces, is worth three garrison soldiers "
+        "in the defence (commando_reserve only)", "commandos", provenance="prior")
+    commando_wear_rate: float = knob(
+        0.02, "1/day", 0.0, 0.2,
+        "first principles: a reserve committed to the hardest fight every day loses a fiftieth of its strength a "
+        "day to casualties and exhaustion, half in about five weeks (commando_reserve only)", "commandos",
+        provenance="prior")
+
     # ---- mechanism 7: prison breaks -------------------------------------------------------------------------------
     prisoners_per_capital: float = knob(
         600.0, "persons", 0.0, 2000.0,
@@ -451,8 +552,10 @@ class Params:
 # 2021 collapse inside the window. A *fitted* set, never a default: the ten timing parameters (rural_rate to
 # surrender_rate) were searched by tools/tune_timing.py on the LWJ district shares of 2021-06-15 to 2021-07-27,
 # the capitals fallen by each day from 2021-08-01 to 2021-09-06 and Kabul's fall on 2021-08-15; the targeting
-# weights, the campaign gate and the assault rate were set by hand from reports of May-August 2021.
+# weights, the campaign gate and the assault rate were set by hand from reports of May-August 2021. It was fitted
+# before issue 12's mechanisms existed, so it keeps them off: the fitted set is the model it was fitted on.
 TUNED_2021 = dict(
+    dated_shocks=False, corps_cascade=False, air_logistics=False,
     taliban_recruitment_rate=0.002, target_north_weight=1.0, target_crossing_weight=0.7, target_east_weight=-0.5,
     initial_control_share=0.18, rural_rate=0.15, rural_morale_exponent=3.2, road_cut_rate=0.011,
     isolation_morale_rate=0.002, aaf_strikes_per_day=16.0, aaf_contractor_dependence=0.65, siege_threshold=0.6,

@@ -9,9 +9,11 @@ The order of one day (`advance_day`) is:
     0. apply_interventions   the scenario's one-off events of the day (reinforcements, morale shocks)
     1. allocate_effort       where Taliban forces press (the targeting rule)
     2. allocate_air_support  mechanism 4: national air capacity to the most threatened garrisons
+       deploy_commandos      mechanism 12: the national reserve to the most threatened capital
     3. expand_rural_control  mechanism 1: districts fall, faster next to Taliban-held ground
     4. cut_roads             mechanism 2: links are cut as the country around them is lost
-    5. update_supply         mechanism 3: garrisons with no open path to Kabul are isolated and erode
+    5. update_supply         mechanisms 3, 10 and 4b: garrisons with no open path to Kabul are isolated and erode;
+                             their stocks run down, slower where airlifted, and refill once reconnected
     6. resolve_sieges        mechanisms 5, 6 and 8: assaults, surrenders and negotiated hand-overs
     7. apply_falls           mechanisms 6, 6b and 7: morale cascade (national, neighbours, corps) and prison breaks after today's falls
     8. recruit               Taliban strength grows
@@ -66,6 +68,9 @@ class State:
     kabul_fell_day: np.ndarray  # (N,) day Kabul fell, NOT_FALLEN while it holds
     supply_dirty: np.ndarray  # (N,) a change since the last supply search may have altered who is supplied
     rural_factor: np.ndarray  # (N,) this replicate's multiplier on the district hazard, drawn once at 1 May
+    stocks: np.ndarray  # days of supplies and pay each garrison holds (mechanism 10, supply_stocks)
+    commandos: np.ndarray  # (N,) strength of the national commando reserve (mechanism 12, commando_reserve)
+    commando_at: np.ndarray  # (N,) capital the reserve defends today, -1 when none is besieged
 
     @property
     def n(self) -> int:
@@ -86,7 +91,8 @@ class Drivers:
     target_weight: np.ndarray  # (P,) districts x exp(attractiveness): the static part of the targeting weight
     effort_scale: np.ndarray  # (P,) turns fighters into fighters per district relative to 1 May's even spread
     air_capacity: np.ndarray  # (days,) strikes available nationally per day
-    morale_drop: np.ndarray  # (days,) morale lost to the withdrawal by each day
+    morale_drop: np.ndarray  # (days,) morale lost to the withdrawal (and the dated shocks, mechanism 11) by each day
+    airlift: np.ndarray  # (days,) garrisons the AAF's transports can fully supply per day (mechanism 4b; 0 if off)
     progress: np.ndarray  # (days,) the withdrawal's progress (0-1) on each day, as re-timed by the scenario
     is_campaign_open: np.ndarray  # (days,) the withdrawal is far enough along for capitals to be taken
     road_cut_hazard: np.ndarray  # (E,) per-day cut rate at full control of both ends
@@ -147,6 +153,12 @@ def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> D
     air_capacity = p.aaf_strikes_per_day * readiness + p.us_strikes_per_day * us_share
     if not p.air_support:
         air_capacity = np.zeros_like(air_capacity)
+    # Mechanism 4b: the transports need the same contractors as the strike aircraft.
+    airlift = p.airlift_per_day * readiness if p.air_logistics else np.zeros_like(air_capacity)
+
+    morale_drop = p.withdrawal_morale_drop * progress
+    if p.dated_shocks and world.shake_up_day is not None:  # mechanism 11: the 19 June shake-up, once known
+        morale_drop = morale_drop + p.shake_up_shock * (np.arange(progress.size) >= world.shake_up_day)
 
     road_cut_hazard = p.road_cut_rate * world.km / 100.0 * np.where(world.is_poor, p.poor_road_cut_multiplier, 1.0)
     return Drivers(
@@ -157,7 +169,8 @@ def make_drivers(world: World, p: Params, schedule: Schedule | None = None) -> D
         target_weight=(world.n_districts * np.exp(attractiveness)).astype(F),
         effort_scale=(1.0 / (world.n_districts * per_district0)).astype(F),
         air_capacity=air_capacity,
-        morale_drop=p.withdrawal_morale_drop * progress,
+        morale_drop=morale_drop,
+        airlift=airlift,
         progress=progress,
         is_campaign_open=progress >= p.campaign_gate_progress,
         road_cut_hazard=road_cut_hazard.astype(F),
@@ -199,6 +212,9 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
         kabul_fell_day=np.full(n, NOT_FALLEN, dtype=np.int16),
         supply_dirty=np.ones(n, dtype=bool),
         rural_factor=factor,
+        stocks=np.full((n, n_p), p.stock_days, dtype=F),
+        commandos=np.full(n, p.commando_strength, dtype=F),
+        commando_at=np.full(n, -1, dtype=np.int16),
     )
 
 
@@ -256,6 +272,17 @@ def allocate_air_support(s: State, world: World, p: Params, d: Drivers, day: int
     cover[edge] = part
     cover[t <= 0] = 0.0
     s.air_cover[rows] = cover
+
+
+def deploy_commandos(s: State, p: Params) -> None:
+    """Mechanism 12: the commando reserve goes to the capital under the greatest threat at dawn (none when no
+    capital is besieged); fall_chances adds it to that capital's defence, and it is worn down while it fights."""
+    if not p.commando_reserve:
+        return
+    t = threat(s, p)
+    at = t.argmax(axis=1).astype(np.int16)
+    at[t.max(axis=1) <= 0] = -1
+    s.commando_at = at
 
 
 def expand_rural_control(s: State, world: World, p: Params, d: Drivers, day: int, u: np.ndarray) -> None:
@@ -362,9 +389,9 @@ def connected_to_kabul(world: World, is_held: np.ndarray, is_road_open: np.ndarr
         reach = grown
 
 
-def update_supply(s: State, world: World, p: Params) -> None:
+def update_supply(s: State, world: World, p: Params, d: Drivers, day: int) -> None:
     """Mechanism 3: recompute who is cut off from Kabul (only in replicates where a change may have altered
-    it); isolated garrisons lose strength and morale every day."""
+    it); isolated garrisons lose strength and morale every day, and (mechanism 10) their stocks."""
     if s.supply_dirty.any():
         # Once Kabul has fallen nothing is supplied: no search needed.
         no_centre = s.supply_dirty & (s.kabul_fell_day != NOT_FALLEN)
@@ -374,12 +401,62 @@ def update_supply(s: State, world: World, p: Params) -> None:
         rows = np.flatnonzero(s.supply_dirty)
         s.is_supplied[rows] = connected_to_kabul(world, s.is_held[rows], s.is_road_open[rows], world.kabul)
         s.supply_dirty[rows] = False
+    if p.supply_stocks:
+        run_down_stocks(s, p, d, day)
     if not p.supply_isolation:
         return
     isolated = s.is_held & ~s.is_supplied
     if isolated.any():
         s.garrison *= 1.0 - F(p.isolation_attrition_rate) * isolated
         s.morale -= F(p.isolation_morale_rate) * isolated
+
+
+def airlift_shares(s: State, p: Params, d: Drivers, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mechanism 4b: the day's transport sorties, (N,) shares of a full day's need: first spread evenly over the
+    cut-off garrisons (resupply, with supply_stocks), then what is left over the besieged ones (casualty
+    evacuation). Both are 0 without air_logistics."""
+    zero = np.zeros(s.n, dtype=F)
+    if not p.air_logistics:
+        return zero, zero
+    lift = F(d.airlift[day])
+    resupply = zero
+    spare = np.full(s.n, lift, dtype=F)
+    if p.supply_stocks:
+        n_cut_off = (s.is_held & ~s.is_supplied).sum(axis=1).astype(F)
+        resupply = np.minimum(F(1.0), lift / np.maximum(n_cut_off, F(1.0)))
+        spare = np.maximum(lift - n_cut_off, F(0.0))
+    n_besieged = s.is_besieged.sum(axis=1).astype(F)
+    casevac = np.minimum(F(1.0), spare / np.maximum(n_besieged, F(1.0)))
+    return resupply, casevac
+
+
+def run_down_stocks(s: State, p: Params, d: Drivers, day: int) -> None:
+    """Mechanism 10: a cut-off garrison spends its stocks of supplies and pay, the police share faster, less
+    what the airlift brings (4b); a supplied one refills by road."""
+    cut_off = s.is_held & ~s.is_supplied
+    if cut_off.any():
+        resupply, _ = airlift_shares(s, p, d, day)
+        drain = F(1.0 + p.police_share * (p.police_drain_multiplier - 1.0)) * (F(1.0) - resupply)
+        s.stocks -= drain[:, None] * cut_off
+        np.maximum(s.stocks, F(0.0), out=s.stocks)
+    if p.restock_rate > 0:
+        refill = s.is_supplied & (s.stocks < F(p.stock_days))
+        if refill.any():
+            s.stocks[refill] = np.minimum(s.stocks[refill] + F(p.restock_rate), F(p.stock_days))
+
+
+def lose_customs(s: State, world: World, p: Params, day: int) -> None:
+    """Mechanism 11: the forces' pay depends on customs revenue; morale falls each day in proportion to the share
+    of the crossing provinces whose crossings are lost: reported taken (if known to the run), or the province
+    held by the Taliban beyond crossing_loss_control, or its capital fallen."""
+    if not p.dated_shocks or not world.has_crossing.any():
+        return
+    crossing = world.has_crossing
+    reported = crossing & (world.crossing_taken_day <= day)  # NaN (not known) compares False
+    lost = (s.control[:, crossing] > F(p.crossing_loss_control)) | ~s.is_held[:, crossing]
+    lost |= reported[crossing]
+    share = lost.sum(axis=1).astype(F) / F(crossing.sum())
+    s.morale -= (F(p.customs_morale_rate) * share)[:, None]
 
 
 def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
@@ -401,6 +478,9 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
     if p.siege_assault:
         # Force ratio: fighters massed against the capital per effective defender (strength x morale x air).
         defence = np.maximum(s.garrison, F(1.0))
+        if p.commando_reserve:  # mechanism 12: the reserve stands in today's most threatened capital
+            rows = np.flatnonzero(s.commando_at >= 0)
+            defence[rows, s.commando_at[rows]] += s.commandos[rows] * F(p.commando_quality)
         defence *= F(0.5) + s.morale
         defence *= F(1.0) + F(p.air_defence_multiplier) * s.air_cover
         ratio2 = np.multiply(s.effort, F(p.siege_force_share))
@@ -420,18 +500,20 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
         p_assault = p_assault * ~d.schedule.ceasefire[day]
 
     p_give_up = np.zeros_like(s.control)
+    may_give_up = ~holdout if not p.holdout_surrender else np.ones_like(holdout)  # 6c off: hold-outs never do
+    if p.holdout_surrender and centre_fallen is not None:  # 6c on: only until Kabul falls (mechanism 8)
+        may_give_up = ~(holdout & centre_fallen)
     if p.morale_cascade:
         # Giving up needs someone to give up to: a besieged, cut-off or encircled garrison.
         fallen_next_door = (~s.is_held).astype(F) @ world.neighbour_mean
         pressed = s.is_besieged | (fallen_next_door >= p.encircled_share)
         if p.supply_isolation:
             pressed |= ~s.is_supplied
-        gives_up = pressed & (s.morale < p.surrender_threshold) & s.is_held
-        if not p.holdout_surrender:  # mechanism 6c off: the hold-outs of 2001 never give up
-            gives_up &= ~holdout
-        elif centre_fallen is not None:  # on: only until Kabul falls; then they hold out (mechanism 8)
-            gives_up &= ~(holdout & centre_fallen)
+        gives_up = pressed & (s.morale < p.surrender_threshold) & s.is_held & may_give_up
         p_give_up = F(p.surrender_rate) * gives_up.astype(F)
+    if p.supply_stocks:  # mechanism 10: a cut-off garrison out of supplies and pay surrenders, whatever its morale
+        starved = (s.stocks <= F(0.0)) & s.is_held & ~s.is_supplied & may_give_up
+        np.maximum(p_give_up, F(p.starved_surrender_rate) * starved, out=p_give_up)
     if centre_fallen is not None and centre_fallen.any():
         after_kabul = centre_fallen & ~holdout & s.is_held
         np.maximum(p_give_up, F(p.post_kabul_surrender_rate) * after_kabul, out=p_give_up)
@@ -464,7 +546,13 @@ def resolve_sieges(s: State, world: World, p: Params, d: Drivers, day: int, u: n
     np.greater_equal(s.control, F(p.siege_threshold), out=s.is_besieged)
     s.is_besieged &= s.is_held
     if p.morale_cascade:
-        s.morale -= F(p.siege_morale_rate) * s.is_besieged
+        toll = F(p.siege_morale_rate) * s.is_besieged
+        if p.air_logistics:  # mechanism 4b: evacuating the wounded eases a siege's toll
+            _, casevac = airlift_shares(s, p, d, day)
+            toll *= (F(1.0) - F(p.casevac_relief) * casevac)[:, None]
+        s.morale -= toll
+    if p.commando_reserve:  # mechanism 12: the reserve is worn down while it fights
+        s.commandos *= F(1.0) - F(p.commando_wear_rate) * (s.commando_at >= 0)
     if day < d.seed_until:  # spin-up of a seeded start: the record decides who falls, and when
         falls = (d.seed_fall_days == day)[None, :] & s.is_held
         if d.seed_observe is not None:  # shown what the model would have made of the day, before the falls
@@ -547,12 +635,14 @@ def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np
     # The withdrawal erodes morale day by day (the increment since yesterday).
     if day > 0:
         s.morale -= F(d.morale_drop[day] - d.morale_drop[day - 1])
+    lose_customs(s, world, p, day)
     apply_interventions(s, d, day)
     allocate_effort(s, world, p, d)
     allocate_air_support(s, world, p, d, day)
+    deploy_commandos(s, p)
     expand_rural_control(s, world, p, d, day, u_rural)
     cut_roads(s, world, p, d, day, u_road)
-    update_supply(s, world, p)
+    update_supply(s, world, p, d, day)
     falls = resolve_sieges(s, world, p, d, day, u_fall)
     apply_falls(s, world, p, d, day, falls)
     recruit(s, p)

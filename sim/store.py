@@ -121,7 +121,7 @@ def manifest(name: str, result: EnsembleResult, world: World, extra: dict | None
         "seed": result.seed,
         "chunk_size": result.chunk_size,
         "chunk_seeds": sorted({int(s) for s in result.run_seed}),
-        "seeding": "np.random.SeedSequence(seed).spawn(n_chunks); run_id // chunk_size picks the chunk",
+        "random_streams": "np.random.SeedSequence(seed).spawn(n_chunks); run_id // chunk_size picks the chunk",
         "params": result.params.to_dict(),
         "params_changed_from_defaults": result.params.changed(),
         "seeding": getattr(result, "seeding", None),

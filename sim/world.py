@@ -129,6 +129,9 @@ class World:
     withdrawal_progress: np.ndarray
     contractor_share: np.ndarray  # contractors as a share of the April count
     us_air_phase: np.ndarray  # 2: US air from bases in country, 1: over-the-horizon after Bagram, 0: after the mission
+    # dated shocks (mechanism 11), as known to this world: NaN / None where not reported by its cutoff
+    crossing_taken_day: np.ndarray  # (P,) day index a border crossing of the province was reported taken, else NaN
+    shake_up_day: int | None  # day index the security chiefs were replaced (19 Jun 2021), if known
 
     @property
     def n_provinces(self) -> int:
@@ -213,6 +216,9 @@ def build_world(record: Record) -> World:
         withdrawal_progress=progress,
         contractor_share=contractor_share,
         us_air_phase=us_air_phase,
+        crossing_taken_day=np.array([np.nan if c.first_crossing_taken_on is None else day_index(c.first_crossing_taken_on)
+                                     for c in cov]),
+        shake_up_day=min((day_index(e.on) for e in record.events_of("security_chiefs_replaced")), default=None),
     )
 
 

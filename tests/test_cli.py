@@ -114,6 +114,36 @@ def test_scenarios_and_compare_commands():
     assert "common random numbers" in r.stdout and "no-cascade" in r.stdout and "+-" in r.stdout
 
 
+def test_compare_with_a_mechanism_set_on_in_every_scenario():
+    """--set changes every scenario compared (contractors-stay then acts through supply as well as strikes), and a
+    bad setting stops with one message naming the key and what is allowed."""
+    base = run_cli("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet")
+    on = run_cli("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet",
+                 "--set", "supply_stocks=true", "--set", "air_logistics=true")
+    assert base.returncode == on.returncode == 0, on.stderr
+    assert "supply_stocks = True, air_logistics = True" in on.stderr
+    row = lambda out: next(line for line in out.splitlines() if line.startswith("baseline "))  # noqa: E731
+    assert row(base.stdout) != row(on.stdout)  # the baseline row moved
+    for bad, says in (("foo=1", "unknown parameter 'foo'; allowed: rural_expansion"),
+                      ("supply_stocks=yes", "supply_stocks is a switch: allowed true or false"),
+                      ("stock_days=1000", "'stock_days' = 1000.0 is out of bounds: allowed 3.0 to 180.0 days"),
+                      ("stock_days", "give NAME=VALUE")):
+        r = run_cli("compare", "baseline", "contractors-stay", "--runs", "10", "--quiet", "--set", bad)
+        assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
+
+
+def test_run_with_a_setting_records_it_and_a_bad_one_writes_nothing(tmp_path):
+    out = tmp_path / "stocks"
+    r = run_cli("--set", "supply_stocks=true", "run", "baseline", "--runs", "20", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["params_changed_from_defaults"] == {"supply_stocks": True}
+    bad = tmp_path / "bad"
+    r = run_cli("run", "baseline", "--runs", "20", "--out", str(bad), "--set", "commando_strength=-5", "--quiet")
+    assert r.returncode == 2 and "'commando_strength' = -5.0 is out of bounds: allowed 0.0 to 40000" in r.stderr
+    assert not bad.exists()
+
+
 def test_the_example_sweep_runs_from_the_readme(tmp_path):
     r = run_cli("sweep", "north-and-cascade", "--out", str(tmp_path / "sw"), "--quiet")
     assert r.returncode == 0, r.stderr

@@ -173,7 +173,7 @@ def _assert_same_world(a: World, b: World):
         if f.name == "record":
             assert _without_folder(x) == _without_folder(y)
         elif isinstance(x, np.ndarray):
-            assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+            assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f.name
         else:
             assert x == y, f.name
 
@@ -181,7 +181,7 @@ def _assert_same_world(a: World, b: World):
 def _assert_same_state(a, b):
     for f in dataclasses.fields(a):
         x, y = getattr(a, f.name), getattr(b, f.name)
-        assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+        assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f.name
 
 
 # ----------------------------------------------------------------------------------------------- the record and world

@@ -157,12 +157,12 @@ def test_byte_order_mark_is_accepted(data_copy):
 
 
 def test_duplicate_event_and_district_dates_name_both_lines(data_copy):
-    # Line 4 is withdrawal_progress on 2021-05-01; make line 9 (0.90 on 2021-07-05) the same kind and date.
-    _set(data_copy / "events.csv", 9, "on", "2021-05-01")
-    with pytest.raises(DataError, match=r"events.csv, line 9, field 'on': 'withdrawal_progress' on 2021-05-01 "
-                                        r"appears twice \(lines 5 and 9\)"):
+    # Line 4 is withdrawal_progress on 2021-05-01; make line 10 (0.90 on 2021-07-05) the same kind and date.
+    _set(data_copy / "events.csv", 10, "on", "2021-05-01")
+    with pytest.raises(DataError, match=r"events.csv, line 10, field 'on': 'withdrawal_progress' on 2021-05-01 "
+                                        r"appears twice \(lines 5 and 10\)"):
         load_record(data_copy)
-    _set(data_copy / "events.csv", 9, "on", "2021-07-05")
+    _set(data_copy / "events.csv", 10, "on", "2021-07-05")
     _set(data_copy / "district_control.csv", 4, "as_of", "2021-04-30")
     with pytest.raises(DataError, match=r"district_control.csv, line 4, field 'as_of': 2021-04-30 appears twice "
                                         r"\(lines 3 and 4\)"):
@@ -173,10 +173,10 @@ def test_timeline_events_the_world_reads_once_must_appear_once(data_copy):
     path = data_copy / "events.csv"
     text = path.read_text()
     path.write_text(text + "2021-07-03,bagram_handover,,again,high,test,observed,2021-07-03,,high,\n")
-    with pytest.raises(DataError, match=r"events.csv, field 'kind': 'bagram_handover' appears on lines 8, 16"):
+    with pytest.raises(DataError, match=r"events.csv, field 'kind': 'bagram_handover' appears on lines 9, 17"):
         load_record(data_copy)
     path.write_text(text.replace("2021-08-31,mission_end", "2021-06-30,mission_end"))
-    with pytest.raises(DataError, match=r"events.csv, line 15, field 'on': mission_end \(2021-06-30\) comes before"):
+    with pytest.raises(DataError, match=r"events.csv, line 16, field 'on': mission_end \(2021-06-30\) comes before"):
         load_record(data_copy)
 
 
@@ -232,10 +232,10 @@ def test_every_observation_carries_a_report_date_never_before_what_it_reports():
     ("provinces.csv", 2, "reported_on", "", "must not be empty: the day the fall (2021-08-11) was first reported"),
     ("provinces.csv", 2, "reported_confidence", "sure", "is not one of"),
     ("district_control.csv", 5, "reported_on", "2021-07-09", "2021-07-09 is before 2021-07-10, the figure it reports"),
-    ("events.csv", 9, "reported_on", "2021-07-04", "an observed event is reported on or after its day"),
+    ("events.csv", 10, "reported_on", "2021-07-04", "an observed event is reported on or after its day"),
     ("events.csv", 5, "reported_on", "2021-05-02", "a plan is announced before the day it plans"),
-    ("events.csv", 10, "planned_end", "2021-07-01", "is before the announcement (2021-07-08)"),
-    ("events.csv", 10, "basis", "rumoured", "is not one of ['observed', 'planned']"),
+    ("events.csv", 11, "planned_end", "2021-07-01", "is before the announcement (2021-07-08)"),
+    ("events.csv", 11, "basis", "rumoured", "is not one of ['observed', 'planned']"),
     ("province_covariates.csv", 2, "first_crossing_reported_on", "2021-07-04", "is before 2021-07-05, the capture"),
     ("province_covariates.csv", 2, "first_crossing_reported_on", "", "must not be empty"),
     ("province_covariates.csv", 3, "first_crossing_reported_on", "2021-07-04", "must be empty: there is no capture"),

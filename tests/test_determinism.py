@@ -58,7 +58,9 @@ def test_mesa_model_and_ensemble_are_the_same_run_from_a_seeded_start(world):
     assert np.array_equal(a.fall_day, b.fall_day) and np.array_equal(a.ess, b.ess) and (a.ess == 1).all()
 
 
-TRIAL_MECHANISMS = dict(corps_cascade=True, holdout_surrender=True, negotiated_handover=True)
+# Every mechanism that ships off (on trial), switched on: the engines must agree with these too.
+TRIAL_MECHANISMS = {name: True for name, spec in Params.spec().items()
+                    if spec["group"] == "switches" and spec["default"] is False}
 
 
 @pytest.mark.parametrize("params", [Params(), Params().replace(**TRIAL_MECHANISMS)], ids=["defaults", "trial-on"])

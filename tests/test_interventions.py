@@ -53,8 +53,10 @@ def test_contractors_and_us_air_support_change_air_capacity(world):
 
 def test_withdrawal_pace_retimes_the_whole_withdrawal(world):
     """Half the pace from 1 July: before it nothing changes; after it progress, contractors, the US air phase and
-    with them the morale toll and the campaign gate read the timeline at the half-speed clock."""
+    with them the morale toll and the campaign gate read the timeline at the half-speed clock. (The dated shocks
+    are on the calendar, not the withdrawal's clock; TUNED_2021 keeps them off, so the toll is the withdrawal's.)"""
     p = Params().replace(**TUNED_2021)
+    assert not p.dated_shocks
     base = make_drivers(world, p)
     slow = make_drivers(world, p, compile_schedule(world, [ev("withdrawal_pace", "2021-07-01", pace=0.5)]))
     july = day_index(dt.date(2021, 7, 1))

@@ -67,7 +67,7 @@ def test_held_count_follows_from_the_fall_days(world, start):
 def test_each_mechanism_can_be_switched_off(world, switch):
     # On the fitted 2021 set every mechanism acts inside the window; under the prior defaults Kabul holds, so the
     # collapse of the centre never comes into play.
-    # A mechanism that ships off (corps_cascade) is switched on here: either way both settings must differ.
+    # A mechanism that ships off (supply_stocks, negotiated_handover, ...) is switched on here: both settings must differ.
     base = Params(**TUNED_2021)
     on = run_ensemble(base.replace(**{switch: True}), 300, seed=5, world=world)
     off = run_ensemble(base.replace(**{switch: False}), 300, seed=5, world=world)
@@ -131,7 +131,7 @@ def test_a_fall_hits_its_corps_area_and_the_headquarters_fall_hits_it_more(world
     cascade_corps_hq more than with the switch off; Qalat falling lowers Kandahar's and Uruzgan's by cascade_corps
     only; a province with no named corps (Khost) and one of another corps (Herat) are untouched."""
     idx = world.record.index
-    p_off = Params()
+    p_off = Params().replace(corps_cascade=False)
     p_on = p_off.replace(corps_cascade=True)
 
     def morale_after(p, fallen):
@@ -273,7 +273,7 @@ def test_the_spin_up_is_shown_the_chances_resolve_sieges_draws_against(world, pa
         rules.apply_interventions(s, d, t)
         rules.allocate_effort(s, world, params, d)
         rules.allocate_air_support(s, world, params, d, t)
-        rules.update_supply(s, world, params)
+        rules.update_supply(s, world, params, d, t)
         seen = []
         spin_up = dataclasses.replace(d, seed_fall_days=np.full(world.n_provinces, NOT_FALLEN, np.int16),
                                       seed_until=t + 1, seed_observe=lambda *a, seen=seen: seen.append(a))
@@ -285,3 +285,129 @@ def test_the_spin_up_is_shown_the_chances_resolve_sieges_draws_against(world, pa
         assert np.array_equal(falls, (u < chances[0] + chances[1]) & held) and not forced.any()
         assert falls.any(), "a day on which something falls"
         rules.apply_falls(s, world, params, d, t, falls)
+
+
+def _cut_off(world, p, names, day=100, n=1):
+    """n replicates on `day` with the capitals `names` held but cut off from Kabul (their links closed)."""
+    d = make_drivers(world, p)
+    s = initial_state(world, p, d, n, 0, np.random.default_rng(0))
+    idx = [world.record.index[name] for name in names]
+    for i in idx:
+        s.is_road_open[:, (world.edge_a == i) | (world.edge_b == i)] = False
+    s.supply_dirty[:] = True
+    rules.update_supply(s, world, p, d, day)
+    assert not s.is_supplied[:, idx].any()
+    return s, d, idx
+
+
+def test_stocks_run_down_while_cut_off_faster_for_police_and_refill_when_reconnected(world):
+    """supply_stocks: a cut-off garrison loses 1 + police_share x (multiplier - 1) days of stock a day; a supplied
+    one refills by restock_rate up to stock_days; without the switch the stocks never move. (No airlift here:
+    air_logistics off, so nothing slows the run-down.)"""
+    p = Params().replace(supply_stocks=True, air_logistics=False)
+    s, d, (herat,) = _cut_off(world, p, ["Herat"])
+    drain = 1 + p.police_share * (p.police_drain_multiplier - 1)
+    assert np.isclose(s.stocks[0, herat], p.stock_days - drain)
+    kabul = world.kabul
+    assert s.stocks[0, kabul] == p.stock_days
+    for day in range(101, 140):
+        rules.update_supply(s, world, p, d, day)
+    assert s.stocks[0, herat] == 0.0
+    s.is_road_open[:] = True
+    s.supply_dirty[:] = True
+    rules.update_supply(s, world, p, d, 140)
+    assert np.isclose(s.stocks[0, herat], p.restock_rate)
+    off, _, _ = _cut_off(world, Params(), ["Herat"])
+    assert (off.stocks == Params().stock_days).all()
+
+
+def test_a_cut_off_garrison_out_of_stocks_surrenders_whatever_its_morale(world):
+    p = Params().replace(supply_stocks=True, campaign_gate_progress=0.0)
+    s, d, (herat,) = _cut_off(world, p, ["Herat"])
+    s.morale[:] = 1.0  # high morale: no morale give-up possible
+    _, give_up, _ = rules.fall_chances(s, world, p, d, 100)
+    assert give_up[0, herat] == 0.0
+    s.stocks[0, herat] = 0.0
+    _, give_up, _ = rules.fall_chances(s, world, p, d, 100)
+    assert np.isclose(give_up[0, herat], p.starved_surrender_rate)
+    assert give_up[0, world.kabul] == 0.0  # supplied garrisons do not starve
+    s.stocks[0, world.record.index["Panjshir"]] = 0.0  # a hold-out never gives up with holdout_surrender off
+    assert rules.fall_chances(s, world, p, d, 100)[1][0, world.record.index["Panjshir"]] == 0.0
+
+
+def test_airlift_follows_the_contractors_and_slows_the_run_down_and_the_siege_toll(world):
+    """air_logistics: the day's airlift is airlift_per_day x readiness; it is shared over the cut-off garrisons
+    (resupply) and what is left over the besieged (casualty evacuation)."""
+    p = Params().replace(supply_stocks=True, air_logistics=True)
+    d = make_drivers(world, p)
+    readiness = 1 - p.aaf_contractor_dependence * (1 - np.clip(world.contractor_share, 0, 1))
+    assert np.allclose(d.airlift, p.airlift_per_day * readiness)
+    assert d.airlift[100] < d.airlift[0]  # the contractors leave
+    names = ["Herat", "Farah", "Zaranj", "Qala-i-Naw", "Chaghcharan", "Bamyan", "Nili", "Tarinkot"]
+    names = [n for n in names if n in world.record.index][:8]
+    s, d, idx = _cut_off(world, p, names)
+    resupply, casevac = rules.airlift_shares(s, p, d, 100)
+    n_cut = int((s.is_held & ~s.is_supplied).sum())
+    assert np.isclose(resupply[0], min(1.0, d.airlift[100] / n_cut))
+    drain = (1 + p.police_share * (p.police_drain_multiplier - 1)) * (1 - resupply[0])
+    assert np.allclose(s.stocks[0, idx], p.stock_days - drain)
+    # Casualty evacuation: with nobody cut off, the whole lift goes to the besieged.
+    s2 = initial_state(world, p, d, 1, 0, np.random.default_rng(0))
+    s2.is_besieged[0, :2] = True
+    _, casevac = rules.airlift_shares(s2, p, d, 100)
+    assert np.isclose(casevac[0], min(1.0, d.airlift[100] / 2))
+    off = Params().replace(air_logistics=False)
+    assert rules.airlift_shares(s2, off, make_drivers(world, off), 100)[1][0] == 0.0
+    assert not make_drivers(world, off).airlift.any()
+
+
+def test_dated_shocks_only_when_known_and_customs_follow_the_crossings(world):
+    """dated_shocks: the 19 June shake-up is a step of shake_up_shock in morale_drop, only in a world that knows
+    of it; the customs toll is customs_morale_rate x the share of crossing provinces lost."""
+    p = Params().replace(dated_shocks=True)
+    june19 = day_index(dt.date(2021, 6, 19))
+    assert world.shake_up_day == june19
+    d_on, d_off = make_drivers(world, p), make_drivers(world, Params().replace(dated_shocks=False))
+    step = d_on.morale_drop - d_off.morale_drop
+    assert np.allclose(step[:june19], 0) and np.allclose(step[june19:], p.shake_up_shock)
+    early = world.known_on(dt.date(2021, 6, 1))
+    assert early.shake_up_day is None and np.isnan(early.crossing_taken_day).all()
+    assert np.array_equal(make_drivers(early, p).morale_drop,
+                          make_drivers(early, p.replace(dated_shocks=False)).morale_drop)
+    s = initial_state(early, p, make_drivers(early, p), 1, 0, np.random.default_rng(0))
+    before = s.morale.copy()
+    rules.lose_customs(s, early, p, 10)
+    assert np.allclose(before, s.morale)  # nothing lost yet: 1 May control is below crossing_loss_control
+    crossing = np.flatnonzero(early.has_crossing)
+    s.control[0, crossing[:2]] = 1.0
+    rules.lose_customs(s, early, p, 10)
+    assert np.allclose(before - s.morale, p.customs_morale_rate * 2 / crossing.size)
+    # The full record knows the July captures: from their day on they count without any control.
+    s = initial_state(world, p, make_drivers(world, p), 1, 0, np.random.default_rng(0))
+    before = s.morale.copy()
+    rules.lose_customs(s, world, p, day_index(dt.date(2021, 7, 31)))
+    taken = np.isfinite(world.crossing_taken_day) & world.has_crossing
+    assert taken.any()
+    assert np.allclose(before - s.morale, p.customs_morale_rate * taken.sum() / world.has_crossing.sum())
+
+
+def test_commandos_defend_the_most_threatened_capital_and_wear_down(world):
+    p = Params().replace(commando_reserve=True, campaign_gate_progress=0.0)
+    d = make_drivers(world, p)
+    s = initial_state(world, p, d, 1, 0, np.random.default_rng(0))
+    idx = world.record.index
+    ghazni, herat = idx["Ghazni"], idx["Herat"]
+    s.is_besieged[0, [ghazni, herat]] = True
+    s.effort[0, ghazni] = 30_000.0
+    s.effort[0, herat] = 10.0
+    rules.deploy_commandos(s, p)
+    assert s.commando_at[0] == ghazni
+    with_them = rules.fall_chances(s, world, p, d, 100)[0]
+    without = rules.fall_chances(s, world, p.replace(commando_reserve=False), d, 100)[0]
+    assert with_them[0, ghazni] < without[0, ghazni] and with_them[0, herat] == without[0, herat]
+    s.control[0, [ghazni, herat]] = 1.0  # still besieged at resolve time
+    rules.resolve_sieges(s, world, p, d, 100, np.ones_like(s.control))
+    assert np.isclose(s.commandos[0], p.commando_strength * (1 - p.commando_wear_rate))
+    s.is_besieged[:] = False
+    rules.deploy_commandos(s, p)
+    assert s.commando_at[0] == -1
