@@ -735,6 +735,7 @@ def cmd_calibrate(args) -> int:
         # The base scenario's own values, scored the same way: a reference, not a trial of the study.
         reference = cal.run_trial(({n: getattr(scenario.params, n) for n in cal.CALIBRATED}, scenario,
                                    args.replicates, args.seed, target, _data_dir(args)))
+        no_better = reference["loss"] <= study.best_value
         spread = lambda key, part: (float(np.mean([f[part][key] for f in fresh])),  # noqa: E731
                                     float(np.std([f[part][key] for f in fresh])))
         completed = cal.completed_trials(study)
@@ -742,9 +743,12 @@ def cmd_calibrate(args) -> int:
                    "fit_until": args.fit_until.isoformat() if args.fit_until else None, "best_params": best,
                    "best_loss": study.best_value, "best_terms": study.best_trial.user_attrs, "fresh_seeds": fresh,
                    "base_scenario_loss": reference["loss"], "base_scenario_terms": reference["terms"],
-                   "cross_validation": cv, "abc": abc}
+                   "no_trial_beat_the_base_scenario": no_better, "cross_validation": cv, "abc": abc}
         note = (f"Optuna TPE, {completed} trials x {args.replicates} runs, fitted on "
-                + (f"the capitals fallen by {args.fit_until}" if args.fit_until else "all 34 capitals") + ".")
+                + (f"the capitals fallen by {args.fit_until}" if args.fit_until else "all 34 capitals") + "."
+                + (f" No trial beat the base scenario's own values (loss {reference['loss']:.3f} against the best "
+                   f"trial's {study.best_value:.3f}): these values are not an improvement on {scenario.name}."
+                   if no_better else ""))
         text = cal.calibrated_toml(scenario, best, note)
         parse_scenario(text, out / "calibrated.toml", world)  # what we write, run.py run accepts as is
         folders.write_text(out / "calibrated.toml", text)
@@ -754,7 +758,8 @@ def cmd_calibrate(args) -> int:
           f"{fmt_seconds(time.perf_counter() - t0)}; best loss {study.best_value:.3f} = "
           + " + ".join(f"{k} {v:.3f}/{cal.SCALES[k]:g}" for k, v in study.best_trial.user_attrs.items()))
     print(f"  the base scenario's own values score {reference['loss']:.3f} on the same loss"
-          + (": no trial did better" if reference["loss"] <= study.best_value else ""))
+          + (f": NO TRIAL DID BETTER; calibrated.toml is not an improvement on {scenario.name} (more --trials, or "
+             "keep the scenario's values)" if no_better else ""))
     for part, label in (("in_sample", "in sample (fitted capitals)"), ("held_out", "held out")):
         if fresh[0][part] is None:
             continue
