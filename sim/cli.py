@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import datetime as dt
 import os
 import subprocess
@@ -409,27 +410,31 @@ def _announce(note: str | None, args) -> None:
 def cmd_run(args) -> int:
     from sim import budget, folders
     from sim.ensemble import observed_fall_days
-    from sim.experiment import run_scenario, with_overrides
+    from sim.experiment import describe_variant, run_scenario, variant, variant_folder_name, with_overrides
     from sim.metrics import HeldBands, score_ensemble
     from sim.plots import held_over_time
     from sim.report import capital_table, district_table, fmt_seconds, metrics_table, patterns_table
     from sim.scenario import load_scenario
-    from sim.store import run_definition, write_run
+    from sim.store import run_definition, to_json, write_run
 
     world = _world(args)
-    scenario = load_scenario(getattr(args, "scenario", DEFAULT_SCENARIO), world)
-    scenario = with_overrides(scenario, args.runs, args.seed, args.start)
+    as_filed = load_scenario(getattr(args, "scenario", DEFAULT_SCENARIO), world)
+    scenario = with_overrides(as_filed, args.runs, args.seed, args.start)
     settings = parse_settings(getattr(args, "settings", None) or [])
     if settings:
         scenario = scenario.replace(params=_with_settings(scenario, settings))
     if args.engine == "mesa" and args.chunk_size not in (None, 1):
         raise UserError("--chunk-size applies to the ensemble engine; the Mesa engine runs one model per seed")
-    out = args.out if args.out is not None else RESULTS / scenario.name
+    changes = json.loads(to_json(variant(as_filed, scenario)))
+    # A variant gets a folder of its own by default (results/baseline-start-2021-08-12), never the file's run's.
+    out = args.out if args.out is not None else RESULTS / variant_folder_name(scenario.name, changes)
     what = f"--runs {scenario.replicates:,}" if args.runs else f"{scenario.path}: key 'replicates' ({scenario.replicates:,})"
     note = budget.check(budget.for_run(what, scenario.replicates, args.engine), out, args.yes)
 
     with folders.writer_lock(out):
-        folders.check_target(out, "run", args.force)
+        if folders.check_target(out, "run", args.force):
+            _refuse_another_run(out, scenario.name, changes, args.force,
+                                RESULTS / variant_folder_name(scenario.name, changes))
         _announce(note, args)
         t0 = time.perf_counter()
         result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet, daily=False)
@@ -445,6 +450,7 @@ def cmd_run(args) -> int:
             write_run(tmp, scenario.name, result, world, scorecard, figures={"held.png": fig},
                       extra_manifest={"engine": args.engine, "seconds_running": round(t_run, 3),
                                       "scenario_file": scenario.path, "scenario_text": scenario.text,
+                                      "variant": changes,
                                       "interventions": [dict(kind=e.kind, on=e.on, **dict(e.args))
                                                         for e in scenario.events]},
                       definition=definition)
@@ -455,7 +461,9 @@ def cmd_run(args) -> int:
 
     print(f"{scenario.name}: {result.n_runs:,} runs ({args.engine} engine), {scenario.start} to {scenario.end}, "
           f"seed {scenario.seed}; simulated in {fmt_seconds(t_run)}")
-    print(f"{scenario.summary}")
+    print(f"{scenario.summary}" + (" (the file's description)" if changes else ""))
+    if changes:
+        print(f"Changed from the file ({scenario.path}): {describe_variant(changes)}")
     print("Inputs: " + ("the record as it turned out (hindsight): a reconstruction, in sample by construction"
                         if scenario.hindsight else f"the record as known on the morning of {scenario.start}: a forecast"))
     seeding = getattr(result, "seeding", None)
@@ -481,6 +489,27 @@ def cmd_run(args) -> int:
         print(districts)
     print(f"\nResults written to {out} ({fmt_seconds(elapsed)} in all). The model is described in docs/ODD.md.")
     return 0
+
+
+def _refuse_another_run(out: Path, name: str, changes: dict, force: bool, default: Path) -> None:
+    """A run folder is replaced by the same run (the same scenario, changed the same way on the command line; the
+    scenario file itself may have been edited), or with --force; never silently by a different run."""
+    from sim import folders
+    from sim.experiment import describe_variant
+
+    meta = folders.read_manifest(out)
+    if force or meta is None or meta.get("kind") != "run":
+        return
+    theirs = (meta.get("name"), meta.get("variant") or {})
+    if theirs == (name, changes):
+        return
+
+    def what(n, ch):
+        return f"`{n}`" + (f" with {describe_variant(ch)}" if ch else " as its file defines it")
+
+    raise folders.FolderError(f"--out {out}: holds the run of {what(*theirs)}; this is the run of "
+                              f"{what(name, changes)}. Give another --out" + ("" if default == out else
+                              f" (this run's default is {default})") + ", or --force to replace it")
 
 
 def cmd_scenarios(args) -> int:

@@ -42,3 +42,40 @@ def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chu
     return run_ensemble(scenario.params, scenario.replicates, scenario.seed, scenario.start, scenario.end, world,
                         chunk_size=chunk_size or DEFAULT_CHUNK, progress=progress, interventions=scenario.events,
                         initial=scenario.initial, daily=daily, district_days=score_days)
+
+
+# ------------------------------------------------------------------------------------------ command-line variants
+def variant(file_scenario: Scenario, scenario: Scenario) -> dict[str, list]:
+    """What the command line changed from the scenario file: {key: [as in the file, as run]}, in a fixed order.
+    Keys: start, runs, seed and each parameter set with --set. The engine and chunk size are not part of it: they
+    give the same results for the same seed."""
+    changes = {}
+    for key, attr in (("start", "start"), ("runs", "replicates"), ("seed", "seed")):
+        a, b = getattr(file_scenario, attr), getattr(scenario, attr)
+        if a != b:
+            changes[key] = [a.isoformat() if isinstance(a, dt.date) else a,
+                            b.isoformat() if isinstance(b, dt.date) else b]
+    was, now = file_scenario.params.to_dict(), scenario.params.to_dict()
+    for name in sorted(k for k in now if now[k] != was[k]):
+        changes[name] = [was[name], now[name]]
+    return changes
+
+
+def _token(value) -> str:
+    text = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)
+
+
+def variant_folder_name(name: str, changes: dict[str, list]) -> str:
+    """The default results folder of a variant: `baseline-start-2021-08-12-runs-50`; the scenario's own name when
+    nothing was changed, so a variant never lands in the folder of the run as the file defines it."""
+    return "-".join([name] + [f"{k}-{_token(v[1])}" for k, v in changes.items()])
+
+
+def describe_variant(changes: dict[str, list]) -> str:
+    """One line for headers and reports: 'start 2021-05-01 -> 2021-08-12, runs 1000 -> 50' ('' if none)."""
+    def show(v):
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v).lower() \
+            if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k} {show(a)} -> {show(b)}" for k, (a, b) in changes.items())
