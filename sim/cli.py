@@ -255,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="set a parameter in every scenario compared, e.g. --set supply_stocks=true to see the "
                           "what-ifs with a mechanism on trial switched on (repeatable; switches take true/false; "
                           "`python run.py params` lists the names and bounds)")
+    cmp.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="also write the comparison into DIR: compare.txt (the table), comparison.csv (outcomes, "
+                          "differences and their 95 %% interval bounds), per_run.parquet (each run's outcomes), "
+                          "comparison.png/.svg (held curves and fall orders overlaid, the paired differences, each "
+                          "scenario's dated events) and report.html. Without it nothing is written")
+    cmp.add_argument("--force", action="store_true", help="let --out replace results of another kind")
     cmp.add_argument("--data", type=Path, default=None, metavar="DIR", help="read the data files from DIR")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     cmp.add_argument("--yes", action="store_true", help="start a comparison estimated to take over an hour")
@@ -528,17 +534,18 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from sim import budget
+    from sim import budget, folders
     from sim.compare import compare_table, outcomes
     from sim.ensemble import DEFAULT_CHUNK
-    from sim.experiment import run_scenario, with_overrides
+    from sim.experiment import run_scenario, variant, variant_folder_name, with_overrides
     from sim.scenario import load_scenario
-    from sim.store import git_commit, run_definition
+    from sim.store import git_commit, run_definition, to_json
 
     if len(args.scenarios) < 2:
         raise UserError("compare needs at least two scenarios")
     world = _world(args)
-    scenarios = [load_scenario(name, world) for name in args.scenarios]
+    as_filed = [load_scenario(name, world) for name in args.scenarios]
+    scenarios = list(as_filed)
     settings = parse_settings(args.settings)
     if settings:
         scenarios = [sc.replace(params=_with_settings(sc, settings)) for sc in scenarios]
@@ -546,23 +553,82 @@ def cmd_compare(args) -> int:
     runs = args.runs or scenarios[0].replicates
     seed = args.seed if args.seed is not None else scenarios[0].seed
     est = budget.for_run(f"--runs {runs:,} x {len(scenarios)} scenarios", runs * len(scenarios))
-    _announce(budget.check(est, None, args.yes), args)
+    _announce(budget.check(est, args.out, args.yes), args)
+    if args.out is not None:  # refuse a bad --out before any run, not after
+        with folders.writer_lock(args.out):
+            folders.check_target(args.out, "comparison", args.force)
     commit = git_commit()
-    rows = []
-    for sc in scenarios:
+    rows, named = [], []
+    for filed, sc in zip(as_filed, scenarios):
         sc = with_overrides(sc, runs, seed)
         result = None
-        if not args.rerun:
-            result = _stored_twin(args.results / sc.name, run_definition(sc, runs, seed, DEFAULT_CHUNK,
-                                                                             "ensemble", world), commit, world, args)
+        if not args.rerun:  # the stored run `run` would have written for this very variant
+            stored = args.results / variant_folder_name(sc.name, json.loads(to_json(variant(filed, sc))))
+            result = _stored_twin(stored, run_definition(sc, runs, seed, DEFAULT_CHUNK, "ensemble", world),
+                                  commit, world, args)
         if result is None:
             if not args.quiet:
                 print(f"running {sc.name} ({runs:,} runs, seed {seed}) ...", file=sys.stderr)
             result = run_scenario(sc, world, progress=not args.quiet)
         rows.append(outcomes(sc.name, result, world))
-    print(f"{len(rows)} scenarios, {runs:,} runs each, seed {seed} (common random numbers)\n")
-    print(compare_table(rows))
+        named.append((sc, result))
+    header = f"{len(rows)} scenarios, {runs:,} runs each, seed {seed} (common random numbers)"
+    if settings:
+        header += "; every scenario with " + ", ".join(f"{k} = {v}" for k, v in settings.items())
+    table = compare_table(rows)
+    print(header + "\n")
+    print(table)
+    if args.out is None:
+        if not args.quiet:
+            print("\n(add --out DIR to keep the table, each run's outcomes and a comparison figure)")
+        return 0
+    with folders.writer_lock(args.out):
+        folders.check_target(args.out, "comparison", args.force)
+        _write_comparison(args.out, header, table, rows, named, world, runs, seed, settings)
+    print(f"\nComparison written to {args.out}: compare.txt, comparison.csv, per_run.parquet, comparison.png, "
+          "report.html")
     return 0
+
+
+def _write_comparison(out: Path, header: str, table: str, rows, named, world, runs: int, seed: int,
+                      settings: dict) -> None:
+    """The comparison folder, swapped in whole (call with its writer lock held): nothing half-written stays."""
+    import html
+
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    from sim import folders
+    from sim.compare import overlay_figure, per_run_table, summary_csv
+    from sim.store import stamp, write_json
+    from sim.world import day_index
+
+    title = (f"Scenarios compared: {', '.join(sc.name for sc, _ in named)} ({runs:,} runs each, seed {seed}, "
+             "common random numbers)")
+    fig, _ = overlay_figure([(sc.name, r, [(day_index(e.on), e.kind) for e in sc.events]) for sc, r in named],
+                            world, paired=True, title=title)
+    try:
+        with folders.new_folder(out) as tmp:
+            folders.write_text(tmp / "compare.txt", header + "\n\n" + table + "\n")
+            folders.write_text(tmp / "comparison.csv", summary_csv(rows))
+            with folders.atomic_path(tmp / "per_run.parquet") as part:
+                pq.write_table(per_run_table(rows), part)
+            fig.savefig(tmp / "comparison.png", dpi=110)
+            fig.savefig(tmp / "comparison.svg")
+            events = "".join(f"<li>{html.escape(sc.name)}: " + (", ".join(
+                f"{html.escape(e.kind)} on {e.on:%d %b}" for e in sc.events) or "no dated events") + "</li>"
+                for sc, _ in named)
+            folders.write_text(tmp / "report.html", (
+                f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<h1>Scenarios compared</h1><p>{html.escape(header)}</p><pre>{html.escape(table)}</pre>"
+                f"<img src='comparison.png' style='max-width:100%'><h2>Dated events</h2><ul>{events}</ul>"))
+            write_json(tmp / "manifest.json", {
+                **stamp("comparison"), "name": out.name, "runs": runs, "seed": seed, "settings": settings,
+                "scenarios": [{"name": sc.name, "file": sc.path, "scenario_text": sc.text,
+                               "interventions": [dict(kind=e.kind, on=e.on, **dict(e.args)) for e in sc.events]}
+                              for sc, _ in named]})
+    finally:
+        plt.close(fig)
 
 
 def parse_settings(items: list[str]) -> dict:

@@ -190,30 +190,39 @@ def plot_sweep(folder: Path) -> tuple[list[Path], str]:
 
 def plot_comparison(run_folders: list[Path], out: Path, world: World) -> list[Path]:
     """The runs side by side, in a new folder `out` swapped in whole (call with its writer lock held)."""
-    results = []
+    results, events, runs = [], [], []
     for f in run_folders:
         meta, r = store.load_run(f, world)
         results.append((meta.get("name", f.name), r))
+        events.append([(day_index(dt.date.fromisoformat(str(e["on"]))), e["kind"])
+                       for e in meta.get("interventions") or []])
+        d = meta.get("definition") or {}
+        runs.append((d.get("seed"), d.get("n_runs")))
+    # Runs pair up (common random numbers) only when every folder was run with the same seed and count.
+    paired = len(set(runs)) == 1 and None not in runs[0]
     rows = [outcomes(name, r, world) for name, r in results]
     with folders.new_folder(out) as tmp:
-        _comparison_files(rows, results, tmp)
+        _comparison_files(rows, results, events, paired, tmp, world)
         store.write_json(tmp / "manifest.json", {**store.stamp("comparison"), "name": out.name,
                                                   "runs": [str(Path(f).resolve()) for f in run_folders]})
     return [out / n for n in ("comparison.png", "comparison.svg", "report.html")]
 
 
-def _comparison_files(rows, results, out: Path) -> None:
-    end = max(r.end_day for _, r in results)
-    fig, _ = plots.scenario_comparison([o.name for o in rows], [o.kabul_day for o in rows],
-                                       [o.held_aug31 for o in rows], end, day_index(dt.date(2021, 8, 15)),
-                                       f"Scenarios compared ({', '.join(o.name for o in rows)})")
+def _comparison_files(rows, results, events, paired: bool, out: Path, world: World) -> None:
+    from .compare import overlay_figure
+
+    title = f"Scenarios compared ({', '.join(o.name for o in rows)})" + ("" if paired else
+                                                                          ": runs not paired (other seeds or counts)")
+    fig, _ = overlay_figure([(name, r, ev) for (name, r), ev in zip(results, events)], world, paired, title)
     _save(fig, out, "comparison")
     trows = [[o.name, fmt_day(np.median(o.kabul_day), o.end_day), f"{o.held_aug31.mean():.2f}",
               f"{np.nanmedian(o.tau_b):.2f}"] for o in rows]
     body = [_table(["scenario", "Kabul falls (median)", f"held on {HELD_ON:%d %b} (mean)", "tau-b (median run)"],
                    trows), _img(out / "comparison.png"),
-            "<p>The runs of each scenario are read from its results folder; for paired differences with "
-            "uncertainties use <code>python run.py compare</code>.</p>"]
+            "<p>The runs of each scenario are read from its results folder. "
+            + ("They share their seed and count, so the differences are paired run by run (common random numbers)."
+               if paired else "Their seeds or counts differ, so the differences are unpaired (two-sample intervals).")
+            + " <code>python run.py compare A B --out DIR</code> runs them paired and writes the same figure.</p>"]
     _write_page(out / "report.html", "Scenarios compared", body)
 
 

@@ -271,3 +271,97 @@ def network_state(lon: np.ndarray, lat: np.ndarray, names: list[str], edges: lis
     ax.set_title(title)
     fig.tight_layout()
     return fig, ax
+
+
+def comparison_overlay(names: list[str], held: list[HeldBands], start_days: list[int], fall_median: np.ndarray,
+                       capital_names: list[str], observed_days: np.ndarray, differences: dict[str, list],
+                       events: list[list[tuple]], end_day: int, title: str):
+    """Several scenarios on common axes: the capitals held each day (median and 50 % band of each, the observed
+    steps, each scenario's dated events as ticks on its own colour), the order of the falls (each capital's median
+    fall date per scenario, capitals in observed order), and the paired differences from the first scenario with
+    their 95 % intervals (one panel per outcome).
+
+    fall_median: (scenarios, capitals) median fall day, end_day + 1 where the median run holds the capital;
+    differences: {outcome label: [(mean, half-width) for each scenario after the first]}; events: per scenario,
+    [(day, label)]."""
+    from matplotlib.gridspec import GridSpec
+
+    from .world import day_index
+
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    n_cap = len(capital_names)
+    fig = plt.figure(figsize=(16, 10.5))
+    gs = GridSpec(2, 4, figure=fig, width_ratios=[1, 1, 1, 1.15], height_ratios=[1.25, 1], hspace=0.35, wspace=0.45)
+    ax_held = fig.add_subplot(gs[0, :3])
+    first = min(start_days)
+    days = np.arange(first, end_day + 1)
+    obs_held = [n_cap - np.sum((observed_days >= 0) & (observed_days <= d)) for d in days]
+    ax_held.step(_dates(days), obs_held, where="post", color="black", lw=2, ls="--", label="observed")
+    zoom = max(first, day_index(dt.date(2021, 7, 15)))  # the collapse; earlier events are listed at the left
+    early = []
+    for k, (name, bands, s0) in enumerate(zip(names, held, start_days)):
+        c = colours[k % len(colours)]
+        d = _dates(np.arange(s0, s0 + bands.values.shape[1]))
+        q = bands.values  # percentiles 5, 25, 50, 75, 95 (metrics.HELD_BANDS)
+        ax_held.fill_between(d, q[1], q[3], step="post", color=c, alpha=0.18)
+        ax_held.step(d, q[2], where="post", color=c, lw=2, label=f"{name}: median, 50 % band")
+        for day, label in events[k]:
+            if day < zoom:
+                early.append((c, f"{name}: {label} from {day_date(int(day)):%d %b}"))
+                continue
+            x = mdates.date2num(np.datetime64(day_date(int(day))))
+            ax_held.axvline(x, color=c, lw=1, ls=":", alpha=0.9)
+            ax_held.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                             color=c, va="top", ha="right", xytext=(-2, -3), textcoords="offset points")
+    for c, text in dict.fromkeys(early):  # before the zoomed axis: in the legend, as dotted entries
+        ax_held.plot([], [], color=c, lw=1, ls=":", label=f"{text} (before the axis)")
+    ax_held.set_xlim(mdates.date2num(np.datetime64(day_date(zoom))),
+                     mdates.date2num(np.datetime64(day_date(end_day + 1))))
+    ax_held.set_ylim(0, n_cap + 1)
+    ax_held.set_ylabel("provincial capitals held by the government")
+    _date_axis(ax_held)
+    ax_held.grid(alpha=0.3)
+    ax_held.legend(loc="lower left", fontsize=8)
+    ax_held.set_title("Capitals held (dotted: each scenario's dated events, in its colour)", fontsize=10)
+
+    ax_order = fig.add_subplot(gs[:, 3])
+    obs = np.where(observed_days >= 0, observed_days, end_day + 1).astype(float)
+    order = np.argsort(obs, kind="stable")[::-1]  # the first to fall at the top
+    y = np.arange(n_cap)
+    ax_order.plot(mdates.date2num(_dates(np.minimum(obs[order], end_day + 1))), y, "x", color="black", ms=6,
+                  label="observed")
+    for k, name in enumerate(names):
+        c = colours[k % len(colours)]
+        ax_order.plot(mdates.date2num(_dates(fall_median[k, order])), y + (k - (len(names) - 1) / 2) * 0.18, "o",
+                      color=c, ms=4, label=name)
+    ax_order.axvline(mdates.date2num(np.datetime64(day_date(end_day + 1))), color="grey", lw=0.8, ls=":")
+    ax_order.set_yticks(y)
+    ax_order.set_yticklabels([capital_names[i] for i in order], fontsize=7)
+    ax_order.xaxis_date()
+    _date_axis(ax_order)
+    ax_order.tick_params(axis="x", labelrotation=45, labelsize=7)
+    ax_order.grid(alpha=0.3)
+    ax_order.set_xlabel("median fall date (right of the dotted line: held)", fontsize=8)
+    ax_order.set_title("Order of the falls", fontsize=10)
+    ax_order.legend(fontsize=7, loc="lower left")
+
+    others = names[1:]
+    for j, (label, values) in enumerate(list(differences.items())[:3]):
+        ax = fig.add_subplot(gs[1, j])
+        yy = np.arange(len(others))[::-1]
+        for row, (k, (mean, half)) in zip(yy, enumerate(values, start=1)):
+            c = colours[k % len(colours)]
+            if np.isfinite(mean):
+                ax.errorbar([mean], [row], xerr=[[half if np.isfinite(half) else 0]], fmt="o", color=c, capsize=4)
+                ax.annotate(f"{mean:+.2f}".replace("+0.00", "0.00").replace("-0.00", "0.00"), (mean, row),
+                            xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8)
+        ax.axvline(0, color="grey", lw=1)
+        ax.set_yticks(yy)
+        ax.set_yticklabels(others if j == 0 else [""] * len(others), fontsize=8)
+        ax.set_ylim(-0.7, len(others) - 0.3)
+        ax.set_xlabel(label, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        if j == 0:
+            ax.set_title(f"Paired differences from {names[0]} (mean, 95 % interval)", fontsize=10, loc="left")
+    fig.suptitle(title)
+    return fig, fig.axes
