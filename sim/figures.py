@@ -22,11 +22,15 @@ from . import folders, plots, store
 from .compare import HELD_ON, outcomes
 from .metrics import HeldBands, observed, per_run_metrics, seeded_capitals
 from .rules import NOT_FALLEN
-from .report import METRIC_LABELS, fmt_day
+from .report import (DAY_ERROR_KEYS, METRIC_LABELS, OBSERVED_TIMING_MARK, fmt_day, fmt_interval, fmt_num,
+                     fmt_value, pareto_front)
 from .seeding import observed_fall_days
 from .world import World, day_index
 
 BRIER_DAY = day_index(dt.date(2021, 8, 15))
+#: The dates of the small-multiples map of control (map_control_by_date).
+CONTROL_DATES = (dt.date(2021, 7, 1), dt.date(2021, 8, 1), dt.date(2021, 8, 8), dt.date(2021, 8, 12),
+                 dt.date(2021, 8, 15), dt.date(2021, 8, 31))
 SWEEP_METRICS = {"tau_b": "tau-b with the observed order", "abs_kabul_error": "Kabul |error| (days)",
                  "mae_days": "mean absolute error (days)", "held_aug31": "capitals held on 31 Aug"}
 
@@ -117,6 +121,14 @@ def plot_run(folder: Path, world: World) -> list[Path]:
                                 f"Chance of having fallen by 15 August: {what}", "P(fallen by 15 Aug)",
                                 as_dates=False, vmin=0, vmax=1)
     paths += _save(fig, folder, "map_p15")
+    # Held at the end of day d: fall day later than d (censored runs hold on past the end). NaN outside the run.
+    share = np.array([column(every, lambda x, d=day_index(on): np.mean(x > d))
+                      if result.start_day <= day_index(on) <= result.end_day else np.full(world.n_provinces, np.nan)
+                      for on in CONTROL_DATES])
+    obs_held = np.array([(obs_all < 0) | (obs_all > day_index(on)) for on in CONTROL_DATES])
+    fig, _ = plots.control_by_date(lon, lat, edges, share, obs_held, list(CONTROL_DATES),
+                                   f"Who holds each capital, by date: {what}", kabul=world.kabul)
+    paths += _save(fig, folder, "map_control_by_date")
 
     per_run = per_run_metrics(result, obs)
     labels = {k: v[0] for k, v in METRIC_LABELS.items() if k in ("tau_b", "mae_days", "kabul_error_days")}
@@ -126,21 +138,77 @@ def plot_run(folder: Path, world: World) -> list[Path]:
     rows = [[r["province"], r["capital"], fmt_day(r["observed_day"], result.end_day) +
              ("" if r["date_confidence"] == "high" else " (+-1)"), fmt_day(r["median_day"], result.end_day),
              f"{fmt_day(r['p10_day'], result.end_day)} - {fmt_day(r['p90_day'], result.end_day)}",
-             f"{r['p_fallen_by_aug15']:.2f}", f"{r['crps_days']:.2f}"] for r in card["capitals"]]
-    mrows = [[label, f"{card['per_run'][k]['median']:.2f} [{card['per_run'][k]['p10']:.2f}, "
-                     f"{card['per_run'][k]['p90']:.2f}]"] + [f"{card['nulls'][n][k]:.2f}" for n in card["nulls"]]
-             for k, (label, _, _) in METRIC_LABELS.items() if k in card["per_run"]]
+             fmt_value(r["p_fallen_by_aug15"]), fmt_value(r["crps_days"])] for r in card["capitals"]]
+    # As the terminal's table (report.metrics_table): each metric's own format for the model and the nulls alike
+    # (signed where the metric is signed), the nulls that are given the observed timing marked, and their
+    # national-rate rows.
+    nulls = card["nulls"]
+    mrows = []
+    for k, (label, fmt, _) in METRIC_LABELS.items():
+        if k not in card["per_run"]:
+            continue
+        s = card["per_run"][k]
+        mark = OBSERVED_TIMING_MARK if k in DAY_ERROR_KEYS else ""
+        mrows.append([label, fmt_interval(s["median"], s["p10"], s["p90"], fmt)]
+                     + [fmt_value(nulls[n].get(k), fmt) + mark for n in nulls])
+        if mark and all(f"{k}_rate_timing" in nulls[n] for n in nulls):
+            mrows.append(["  nulls at the national rate", ""] + [fmt_value(nulls[n][f"{k}_rate_timing"], fmt)
+                                                                  for n in nulls])
+    ens = card["ensemble"]
     body = [f"<p>{html.escape(what)}. Seed {meta['seed']}; git commit {html.escape(str(meta.get('git_commit')))}. "
             "Figures and tables come from the stored results only.</p>",
             "<h2>Fit to the observed record</h2>",
-            _table(["metric", "model: median run [10-90 %]"] + list(card["nulls"]), mrows),
-            f"<p>Ensemble: tau-b of the median dates {card['ensemble']['tau_b_of_median_days']:.2f}; mean CRPS "
-            f"{card['ensemble']['crps_mean_days']:.2f} days; Brier score (fallen by 15 Aug) "
-            f"{card['ensemble']['brier_fallen_by_aug15']:.3f}.</p>"]
-    body += [_img(folder / f"{s}.png") for s in ("fall_days", "held", "map_median", "map_p15", "metrics")]
+            _table(["metric", "model: median run [10-90 %]"] + list(nulls), mrows),
+            f"<p>{OBSERVED_TIMING_MARK} nulls given the observed timing (the observed fall days, sorted, in their "
+            "order): generous, it uses the future. 'At the national rate': the capitals fall in the null's order at "
+            "the rate of the falls known before the start.</p>",
+            f"<p>Ensemble: tau-b of the median dates {fmt_value(ens['tau_b_of_median_days'])}; mean CRPS "
+            f"{fmt_value(ens['crps_mean_days'])} days; Brier score (fallen by 15 Aug) "
+            f"{fmt_value(ens['brier_fallen_by_aug15'], '{:.3f}')}.</p>"]
+    body += [_img(folder / f"{s}.png") for s in ("fall_days", "held", "map_median", "map_p15", "map_control_by_date",
+                                                  "metrics")]
     body += ["<h2>Capitals</h2>", _table(["province", "capital", "observed", "simulated median", "10-90 %",
                                           "P(fallen by 15 Aug)", "CRPS (days)"], rows)]
     return paths + [_write_page(folder / "report.html", f"Afghanistan 2021 model: {name}", body)]
+
+
+def effect_sizes(table, params: list[str], metrics: dict[str, str], bins: int = 5) -> dict[str, dict[str, float]]:
+    """How much each metric moves with each swept parameter: the spread (largest minus smallest) of the metric's
+    mean over the parameter's cells (its values for a grid, `bins` bins of equal count for a design; as the
+    heatmaps and the sweep summary), over the metric's standard deviation across points. 0: flat; near the
+    shuffled value (effect_noise): indistinguishable from noise. {param: {metric label: effect}}."""
+    out = {}
+    for name in params:
+        _, cell = plots.parameter_bins(table[name].to_numpy(float), bins)
+        out[name] = {label: _spread(table[m].to_numpy(float), cell) for m, label in metrics.items()}
+    return out
+
+
+def _spread(y: np.ndarray, cell: np.ndarray) -> float:
+    ok = np.isfinite(y)
+    sd = y[ok].std()
+    if not ok.any() or sd == 0:
+        return 0.0
+    means = [y[ok & (cell == c)].mean() for c in np.unique(cell[ok])]
+    return float((max(means) - min(means)) / sd)
+
+
+def effect_noise(table, params: list[str], metrics: dict[str, str], bins: int = 5, shuffles: int = 20,
+                 seed: int = 0) -> dict[str, float]:
+    """The largest effect size over the metrics with each metric shuffled across points (no effect by
+    construction), median over `shuffles` seeded shuffles: what chance alone gives with this many points."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in params:
+        _, cell = plots.parameter_bins(table[name].to_numpy(float), bins)
+        draws = [max(_spread(rng.permutation(table[m].to_numpy(float)), cell) for m in metrics)
+                 for _ in range(shuffles)]
+        out[name] = float(np.median(draws))
+    return out
+
+
+#: How many heatmaps a sweep report draws: the pairs among the top parameters by effect size.
+HEATMAP_PARAMS = 3
 
 
 def plot_sweep(folder: Path) -> tuple[list[Path], str]:
@@ -154,37 +222,64 @@ def plot_sweep(folder: Path) -> tuple[list[Path], str]:
     r["abs_kabul_error"] = r["kabul_error_days"].abs()
     table = p.join(r.groupby("point_id")[list(SWEEP_METRICS)].mean(), how="inner")
     params = list(meta["parameters"])
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(SWEEP_METRICS), len(params), figsize=(3.6 * len(params), 2.9 * len(SWEEP_METRICS)),
-                             squeeze=False)
-    for i, (metric, label) in enumerate(SWEEP_METRICS.items()):
-        for j, name in enumerate(params):
-            plots.sweep_response(table[name].to_numpy(float), table[metric].to_numpy(float), name, label,
-                                 ax=axes[i][j])
+    effects = effect_sizes(table, params, SWEEP_METRICS)
+    noise = effect_noise(table, params, SWEEP_METRICS)
+    score = {n: max(effects[n].values()) for n in params}
+    ranked = sorted(params, key=lambda n: (-score[n], params.index(n)))
+    shown = ranked[:plots.SWEEP_GRID_ROWS]
+    left = ranked[len(shown):]
     incomplete = f" - {status['note'].upper()}" if status["note"] else ""
-    fig.suptitle(f"Sweep {meta['name']}: {len(table):,} points x {meta['replicates']} replicates{incomplete} "
-                 "(dots: point means; line and band: median and 10-90 % per bin)")
-    fig.tight_layout()
+    what = f"Sweep {meta['name']}: {len(table):,} points x {meta['replicates']} replicates{incomplete}"
+    note = ("Rows: parameters by effect size (the largest over the four metrics), strongest first"
+            + (f"; {len(left)} weaker not drawn: {', '.join(left[:6])}" + (f" and {len(left) - 6} more" if
+               len(left) > 6 else "") if left else "") + ". Effect: the spread of "
+            f"the binned means in standard deviations of the metric (shuffled data give about "
+            f"{np.median(list(noise.values())):.2f}; report.html has the table).")
+    fig, _ = plots.sweep_grid({n: table[n].to_numpy(float) for n in shown},
+                              {label: table[m].to_numpy(float) for m, label in SWEEP_METRICS.items()},
+                              effects, f"{what} (dots: point means; line and band: median and 10-90 % per value "
+                              "or bin)", note)
     paths = _save(fig, folder, "sweep_response")
     heat = []
-    for a in range(min(len(params), 4)):
-        for b in range(a + 1, min(len(params), 4)):
-            x, y = params[a], params[b]
+    top = ranked[:HEATMAP_PARAMS]
+    for a in range(len(top)):
+        for b in range(a + 1, len(top)):
+            x, y = top[a], top[b]
             fig, _ = plots.sweep_heatmap(table[x].to_numpy(float), table[y].to_numpy(float),
-                                         table["tau_b"].to_numpy(float), x, y, "mean tau-b",
-                                         f"Sweep {meta['name']}: mean tau-b")
+                                         [table["tau_b"].to_numpy(float), table["abs_kabul_error"].to_numpy(float)],
+                                         x, y, ["tau-b", "Kabul |error| (days)"], f"{what}: {x} and {y}",
+                                         higher_is_better=[True, False])
             stem = f"sweep_heatmap_{x}_{y}"
             paths += _save(fig, folder, stem)
             heat.append(stem)
-    best = table.sort_values(["tau_b", "abs_kabul_error"], ascending=[False, True]).head(10)
-    rows = [[int(k)] + [f"{best.loc[k, c]:.3g}" for c in params + list(SWEEP_METRICS)] for k in best.index]
+    front = pareto_front(table["tau_b"].to_numpy(float), table["abs_kabul_error"].to_numpy(float))
+    fig, _ = plots.sweep_tradeoff(table["tau_b"].to_numpy(float), table["abs_kabul_error"].to_numpy(float), front,
+                                  table.index.to_numpy(), f"{what}: order against Kabul's date")
+    paths += _save(fig, folder, "sweep_tradeoff")
+    best = table.iloc[front[:15]]
+    cols = params if len(params) <= 2 * plots.SWEEP_GRID_ROWS else shown  # a readable width: the top ones
+    rows = [[int(k)] + [fmt_num(best.loc[k, c], "{:.3g}") for c in cols + list(SWEEP_METRICS)] for k in best.index]
+    erows = [[k + 1, n] + [f"{effects[n][lab]:.2f}" for lab in SWEEP_METRICS.values()] + [f"{score[n]:.2f}",
+             f"{noise[n]:.2f}", "yes" if n in shown else "no"] for k, n in enumerate(ranked)]
     body = ([f"<p><strong>{html.escape(status['note'].capitalize())}</strong>: the sweep did not finish; the "
              "figures cover only the stored points. Run the sweep again to finish it.</p>"] if status["note"] else [])
     body += [f"<p>{len(table):,} points x {meta['replicates']} replicates, design {html.escape(meta['design'])}, "
-            f"base scenario {html.escape(meta['base_scenario'])}, root seed {meta['root_seed']}.</p>",
-            "<h2>Best points by mean tau-b</h2>", _table(["point"] + params + list(SWEEP_METRICS.values()), rows),
-            _img(folder / "sweep_response.png")] + [_img(folder / f"{s}.png") for s in heat]
+             f"base scenario {html.escape(meta['base_scenario'])}, root seed {meta['root_seed']}.</p>",
+             "<h2>The trade-off: order against Kabul's date</h2>",
+             f"<p>No single score ranks the points: the {len(front)} below form the Pareto front of mean tau-b "
+             "(higher is better) and mean Kabul |error| (lower is better), sorted by tau-b"
+             + (f" (the first 15 of {len(front)})" if len(front) > 15 else "") + "; every other point is beaten "
+             "on both by one of them." + ("" if cols == params else f" Parameters: the top {len(cols)} by effect "
+                                          "size (points.parquet holds them all).") + "</p>",
+             _table(["point"] + cols + list(SWEEP_METRICS.values()), rows), _img(folder / "sweep_tradeoff.png"),
+             "<h2>Which parameters matter</h2>",
+             "<p>Effect size: the spread (largest minus smallest) of a metric's mean over the parameter's cells (its "
+             "values for a grid, five bins of equal count for a design), in standard deviations of that metric over "
+             "the points. 'Shuffled': the largest effect over the metrics with each metric shuffled across points, "
+             "median of 20 shuffles: what noise alone gives with this many points. The figures draw the top "
+             f"{plots.SWEEP_GRID_ROWS} parameters; the heatmaps the pairs among the top {HEATMAP_PARAMS}.</p>",
+             _table(["rank", "parameter"] + list(SWEEP_METRICS.values()) + ["largest", "shuffled", "drawn"], erows),
+             _img(folder / "sweep_response.png")] + [_img(folder / f"{s}.png") for s in heat]
     return paths + [_write_page(folder / "report.html", f"Sweep {meta['name']}", body)], status["note"]
 
 
@@ -245,8 +340,6 @@ def plot_calibration(folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import pyarrow.parquet as pq
 
-    from .calibrate import abc_figure
-
     if not (folder / "calibration.json").exists():
         raise store.ResultProblem(f"{folder}: an unfinished calibration (no calibration.json yet); run calibrate "
                                   "again to finish it")
@@ -264,29 +357,19 @@ def plot_calibration(folder: Path) -> list[Path]:
             raise store.ResultProblem(f"{abc_path}: not the ABC samples this project writes")
         names = [c for c in t.columns if c not in ("loss", "accepted")]
         acc = t["accepted"].to_numpy()
-        fig, _ = abc_figure(names, t[names].to_numpy(), acc,
-                            f"ABC rejection: marginals of {int(acc.sum())} accepted of {len(t)} prior samples")
-        paths += _save(fig, folder, "abc_marginals")
+        # The marginals go to abc.png, the name calibrate gives its own quick copy of them: one figure, not two
+        # alike (an abc_marginals.png of an earlier version of this command is removed).
+        fig, _ = plots.abc_marginals(names, t[names].to_numpy(), acc, f"ABC rejection: {int(acc.sum())} of {len(t)} "
+                                     "prior samples accepted (those closest to the record)")
+        paths += _save(fig, folder, "abc")
+        for stale in ("abc_marginals.png", "abc_marginals.svg"):
+            (folder / stale).unlink(missing_ok=True)
         spread = {n: t.loc[acc, n].std() / (t[n].max() - t[n].min()) for n in names}
         top = sorted(names, key=spread.get)[:4]  # the most constrained parameters
-        fig, axes = plt.subplots(len(top), len(top), figsize=(2.6 * len(top), 2.6 * len(top)), squeeze=False)
-        for i, a in enumerate(top):
-            for j, b in enumerate(top):
-                ax = axes[i][j]
-                if i == j:
-                    ax.hist(t.loc[acc, a], bins=15, color="tab:blue", alpha=0.8)
-                else:
-                    ax.plot(t.loc[~acc, b], t.loc[~acc, a], ".", color="0.85", ms=2)
-                    ax.plot(t.loc[acc, b], t.loc[acc, a], ".", color="tab:blue", ms=3)
-                if i == len(top) - 1:
-                    ax.set_xlabel(b, fontsize=7)
-                if j == 0:
-                    ax.set_ylabel(a, fontsize=7)
-                ax.tick_params(labelsize=6)
-        fig.suptitle("ABC: pairs of the four most constrained parameters (blue: accepted; grey: rejected)")
-        fig.tight_layout()
+        fig, _ = plots.abc_pairs(top, t[top].to_numpy(), acc, "ABC: pairs of the four most constrained parameters "
+                                 "(accepted spread / prior range smallest)")
         paths += _save(fig, folder, "abc_pairs")
-        body += [_img(folder / "abc_marginals.png"), _img(folder / "abc_pairs.png")]
+        body += [_img(folder / "abc.png"), _img(folder / "abc_pairs.png")]
     db = folder / "study.db"
     if db.exists():
         import sqlite3

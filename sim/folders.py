@@ -37,17 +37,18 @@ OWNER = "afghan2021-abm"  # manifest["written_by"] of every folder this project 
 # What this project writes in each kind of folder (glob patterns, relative paths). Only these are ever removed,
 # and a folder holding anything else is not ours to replace.
 _PLOTS_RUN = ["fall_days.png", "fall_days.svg", "held.svg", "map_median.png", "map_median.svg", "map_p15.png",
-              "map_p15.svg", "metrics.png", "metrics.svg", "report.html"]
+              "map_p15.svg", "map_control_by_date.png", "map_control_by_date.svg", "metrics.png", "metrics.svg",
+              "report.html"]
 _SWEEP = ["points.parquet", "runs.parquet", "runs.parquet/part-*.parquet", "fall_days.parquet",
           "fall_days.parquet/part-*.parquet", "failed.json", "sweep_response.png", "sweep_response.svg",
-          "sweep_heatmap_*.png", "sweep_heatmap_*.svg", "report.html"]
+          "sweep_heatmap_*.png", "sweep_heatmap_*.svg", "sweep_tradeoff.png", "sweep_tradeoff.svg", "report.html"]
 OWNED = {
     "run": ["manifest.json", "fall_days.parquet", "metrics.json", "held.png", *_PLOTS_RUN],
     "sweep": ["manifest.json", *_SWEEP],
     "sensitivity": ["manifest.json", *_SWEEP, "indices.csv", "indices.png", "indices.svg"],
     "calibration": ["manifest.json", "study.db", "study.db-journal", "study.db-wal", "study.db-shm",
-                    "calibrated.toml", "calibration.json", "abc_samples.parquet", "abc.png", "abc_marginals.png",
-                    "abc_marginals.svg", "abc_pairs.png", "abc_pairs.svg", "calibration_loss.png",
+                    "calibrated.toml", "calibration.json", "abc_samples.parquet", "abc.png", "abc.svg",
+                    "abc_marginals.png", "abc_marginals.svg", "abc_pairs.png", "abc_pairs.svg", "calibration_loss.png",
                     "calibration_loss.svg", "report.html"],
     "comparison": ["manifest.json", "comparison.png", "comparison.svg", "report.html", "compare.txt", "comparison.csv",
                    "per_run.parquet"],

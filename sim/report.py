@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+
+import numpy as np
 
 from .params import Params
 from .world import day_date
@@ -18,9 +21,41 @@ def is_undefined(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+_NEGATIVE_ZERO = re.compile(r"\s*-([0-9.,]+(?:e[+-]?[0-9]+)?)")  # a leading minus and the number after it
+
+
+def fmt_num(x, fmt: str = "{:.2f}") -> str:
+    """x formatted with `fmt`, never as a negative zero: a value that rounds to zero prints as fmt.format(0.0)
+    ('0.00', or '+0.00' with a sign format) rather than '-0.00'."""
+    s = fmt.format(x)
+    m = _NEGATIVE_ZERO.match(s)
+    return fmt.format(0.0) if m and not re.search("[1-9]", m.group(1)) else s
+
+
 def fmt_value(x, fmt: str = "{:.2f}") -> str:
-    """x formatted, or 'n/a' if it is undefined."""
-    return NA if is_undefined(x) else fmt.format(x)
+    """x formatted (never '-0.00', see fmt_num), or 'n/a' if it is undefined."""
+    return NA if is_undefined(x) else fmt_num(x, fmt)
+
+
+def fmt_bin_edges(edges) -> list[str]:
+    """Labels '(lo, hi]' of the bins between consecutive edges (the first '[lo, hi]', as pandas.cut with
+    include_lowest), each edge with the fewest significant digits (2 to 6) that keep the edges apart: '(0.00016,
+    0.4]', not '(0.00015999999999999999, 0.4]'."""
+    edges = [float(e) for e in edges]
+    for digits in range(2, 7):
+        text = [fmt_num(e, f"{{:.{digits}g}}") for e in edges]
+        if len(set(text)) == len(text):
+            break
+    return [f"{'[' if k == 0 else '('}{text[k]}, {text[k + 1]}]" for k in range(len(edges) - 1)]
+
+
+def pareto_front(higher: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both (at least as high on `higher`, as low on `lower`, and
+    strictly better on one), ordered by `higher`, best first. NaN points are never on the front."""
+    h, lo = np.asarray(higher, float), np.asarray(lower, float)
+    ok = np.flatnonzero(np.isfinite(h) & np.isfinite(lo))
+    front = [i for i in ok if not np.any((h[ok] >= h[i]) & (lo[ok] <= lo[i]) & ((h[ok] > h[i]) | (lo[ok] < lo[i])))]
+    return np.array(sorted(front, key=lambda i: (-h[i], lo[i], i)), dtype=int)
 
 
 def why_undefined(scorecard: dict) -> str:
@@ -90,7 +125,7 @@ def metrics_table(scorecard: dict) -> str:
             continue
         s = per_run[key]
         model = (NA if is_undefined(s["median"]) else
-                 f"{fmt.format(s['median'])} [{fmt.format(s['p10'])}, {fmt.format(s['p90'])}]")
+                 f"{fmt_num(s['median'], fmt)} [{fmt_num(s['p10'], fmt)}, {fmt_num(s['p90'], fmt)}]")
         timed = key in DAY_ERROR_KEYS
         vals = " ".join(f"{_null_cell(nulls[n].get(key), fmt, OBSERVED_TIMING_MARK if timed else ''):>{NULL_WIDTH}}"
                         for n in null_names)
@@ -127,14 +162,14 @@ def metrics_table(scorecard: dict) -> str:
 
 
 def _null_cell(x, fmt: str, mark: str) -> str:
-    return NA if is_undefined(x) else fmt.format(x) + mark
+    return NA if is_undefined(x) else fmt_num(x, fmt) + mark
 
 
 def fmt_interval(point, lo, hi, fmt: str = "{:.2f}") -> str:
     """'point [lo, hi]', or n/a if the point is undefined (an undefined interval prints as n/a inside)."""
     if is_undefined(point):
         return NA
-    return f"{fmt.format(point)} [{fmt_value(lo, fmt)}, {fmt_value(hi, fmt)}]"
+    return f"{fmt_num(point, fmt)} [{fmt_value(lo, fmt)}, {fmt_value(hi, fmt)}]"
 
 
 #: How each pattern prints: the key in the pattern card, and the number format.

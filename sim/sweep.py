@@ -332,10 +332,21 @@ def summary(out: Path, sweep: Sweep, top: int = 5) -> str:
     per_point = r.groupby("point_id")[list(RUN_METRICS)].mean()
     per_point["abs_kabul_error"] = r.assign(a=r["kabul_error_days"].abs()).groupby("point_id")["a"].mean()
     table = p.join(per_point, how="inner")
-    best = table.sort_values(["tau_b", "abs_kabul_error"], ascending=[False, True]).head(top)
-    cols = list(sweep.parameters) + ["tau_b", "abs_kabul_error", "mae_days", "held_aug31"]
-    lines = [f"Best {len(best)} of {len(table)} points by mean tau-b against the observed order "
-             "(then by Kabul's absolute error in days):", best[cols].to_string(float_format=lambda x: f"{x:.3g}")]
+    from .report import fmt_bin_edges, fmt_num, pareto_front
+
+    # tau-b alone ranks first points whose Kabul is weeks off: rank by both, equally weighted.
+    table["combined_rank"] = (table["tau_b"].rank(ascending=False, na_option="bottom")
+                              + table["abs_kabul_error"].rank(ascending=True, na_option="bottom")) / 2
+    table["pareto"] = ""
+    table.iloc[pareto_front(table["tau_b"].to_numpy(float), table["abs_kabul_error"].to_numpy(float)),
+               table.columns.get_loc("pareto")] = "*"
+    best = table.sort_values(["combined_rank", "tau_b"], ascending=[True, False]).head(top)
+    cols = list(sweep.parameters) + ["tau_b", "abs_kabul_error", "mae_days", "held_aug31", "combined_rank", "pareto"]
+    number = lambda x: fmt_num(x, "{:.3g}")  # noqa: E731
+    lines = [f"Best {len(best)} of {len(table)} points by combined rank: the mean of a point's rank on mean tau-b "
+             "against the observed order (higher first) and on mean Kabul |error| in days (lower first). "
+             f"* = on the Pareto front of the two ({(table['pareto'] == '*').sum()} points; none beats them on both; "
+             "run.py plot draws the trade-off):", best[cols].to_string(float_format=number)]
     status = store.sweep_status(out)
     if status["note"]:
         lines.insert(0, f"{status['note']}: what follows covers only the stored points\n")
@@ -347,7 +358,8 @@ def summary(out: Path, sweep: Sweep, top: int = 5) -> str:
         if sweep.method != "axes" and key.nunique() > 5:
             import pandas as pd
 
-            key = pd.qcut(key, 5, duplicates="drop")
+            _, edges = pd.qcut(key, 5, duplicates="drop", retbins=True)
+            key = pd.cut(key, edges, labels=fmt_bin_edges(edges), include_lowest=True)
         lines.append(f"\n{name}:")
-        lines.append(table.groupby(key, observed=True)[metrics].mean().to_string(float_format=lambda x: f"{x:.3g}"))
+        lines.append(table.groupby(key, observed=True)[metrics].mean().to_string(float_format=number))
     return "\n".join(lines)

@@ -35,13 +35,21 @@ def test_plot_reads_only_stored_results(stored, monkeypatch, world):
     paths, note = plot_folder(stored / "baseline", world)
     names = {p.name for p in paths}
     assert note == ""
-    for stem in ("fall_days", "held", "map_median", "map_p15", "metrics"):
+    for stem in ("fall_days", "held", "map_median", "map_p15", "map_control_by_date", "metrics"):
         assert f"{stem}.png" in names and f"{stem}.svg" in names
     assert "report.html" in names
     page = (stored / "baseline" / "report.html").read_text()
     assert "data:image/png;base64," in page and "hops from Kabul" in page and "Zaranj" in page
+    assert "-0.00" not in page and 'alt="map_control_by_date"' in page
+    # The nulls' Kabul errors carry signs as the model's do (a signed metric), the timed nulls their mark.
+    kabul_row = page.split("Kabul: simulated minus observed (days)</td>")[1].split("</tr>")[0]
+    cells = [c.split("</td>")[0] for c in kabul_row.split("<td>")[1:]]
+    assert cells and all(c[0] in "+-" for c in cells) and all(c.endswith("*") for c in cells[1:])
     sweep = {p.name for p in plot_folder(stored / "sweep", world)[0]}
     assert "sweep_response.png" in sweep and any(n.startswith("sweep_heatmap_") for n in sweep)
+    assert "sweep_tradeoff.png" in sweep
+    sweep_page = (stored / "sweep" / "report.html").read_text()
+    assert "Pareto front" in sweep_page and "Which parameters matter" in sweep_page
     cmp = {p.name for p in plot_comparison([stored / "baseline", stored / "no-cascade"], stored / "cmp", world)}
     assert {"comparison.png", "comparison.svg", "report.html"} <= cmp
 

@@ -184,10 +184,12 @@ def test_abc_rejection_keeps_the_closest_share(tmp_path):
     assert t.loc[t["accepted"], "loss"].max() <= t.loc[~t["accepted"], "loss"].min()
     assert (out / "abc.png").exists() and "ABC: 4 of 20 prior samples accepted" in r.stdout
     assert "cross-validation (2 folds over the 34 fitted capitals" in r.stdout
+    (out / "abc_marginals.png").write_bytes(b"an earlier version's copy of abc.png")
     r = subprocess.run([sys.executable, str(REPO / "run.py"), "plot", str(out)], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
-    assert (out / "abc_marginals.png").exists() and (out / "abc_pairs.png").exists()
+    # One marginals figure (abc.png, redrawn by plot), not two alike; the pairs once each.
+    assert (out / "abc.svg").exists() and not (out / "abc_marginals.png").exists() and (out / "abc_pairs.png").exists()
     assert (out / "calibration_loss.png").exists() and (out / "report.html").exists()
 
 
