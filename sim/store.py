@@ -131,22 +131,75 @@ def manifest(name: str, result: EnsembleResult, world: World, extra: dict | None
     }
 
 
-FALL_DAYS_SCHEMA = pa.schema([("run_id", pa.int64()), ("seed", pa.int64()), ("province", pa.string()),
-                              ("fell_on", pa.date32()), ("fall_how", pa.string())])
+# The Parquet tables' columns, each with its description in the Arrow field metadata ("description"), which
+# pyarrow, polars and duckdb show with the schema. A date is stored as timestamp[ms] at midnight, without a time
+# zone: pandas reads it as datetime64[ms] (date32, the natural type, comes back as Python objects, on which
+# .median() fails), polars as Datetime("ms") and duckdb as TIMESTAMP_MS; `.dt.date` gives the date. Milliseconds,
+# not seconds, because Parquet has no timestamp in seconds and would store seconds as milliseconds anyway.
+DATE_TYPE = pa.timestamp("ms")
+_MS_PER_DAY = 86_400_000
+DAY_INDEX_NOTE = f"a day index: days since {DAY0.isoformat()} (day 0)"
+
+
+def described(name: str, type_: pa.DataType, description: str) -> pa.Field:
+    """A schema field carrying its description in the field metadata."""
+    return pa.field(name, type_, metadata={"description": description})
+
+
+def description(field: pa.Field) -> str:
+    """A field's description ("" if it has none)."""
+    return (field.metadata or {}).get(b"description", b"").decode()
+
+
+RUN_ID_FIELD = described("run_id", pa.int64(), "the run, 0 to n_runs - 1 in a run folder; in a sweep, point_id x "
+                                               "replicates + the replicate's number within its point")
+SEED_FIELD = described(
+    "seed", pa.int64(),
+    "the seed that replays this run: the integer seed of the chunk of runs it was simulated in (the manifest's "
+    "chunk_size runs a chunk; in a sweep 1000). sim.ensemble.run_chunk(world, params, n, seed, start_day, end_day, "
+    "interventions=..., initial=...) with n the chunk's size gives the chunk again, and this run is its row "
+    "run_id % chunk_size (in a sweep, the replicate's number % 1000). With chunk_size 1 (the Mesa engine) it is "
+    "the run's own seed: TerritoryModel(params, seed=seed, start=..., end=...) replays it")
+POINT_ID_FIELD = described("point_id", pa.int64(), "the sweep point (a row of points.parquet)")
+FALL_DAYS_SCHEMA = pa.schema([
+    RUN_ID_FIELD,
+    SEED_FIELD,
+    described("province", pa.string(), "the province, named as in data/provinces.csv and in that order"),
+    described("fell_on", DATE_TYPE, "the day its capital fell (midnight, no time zone); null where it held to the "
+                                    "run's end"),
+    described("fall_how", pa.string(), "how it fell: " + ", ".join(
+        f"'{v}'" for k, v in sorted(FALL_HOW_NAMES.items()) if v != "held") + "; 'held' where it held"),
+], metadata={"description": "one row per run and province: when and how its capital fell",
+             "day0": DAY0.isoformat()})
 _HOW_NAMES = np.array([FALL_HOW_NAMES[k] for k in sorted(FALL_HOW_NAMES)], dtype=object)
 _EPOCH = (DAY0 - dt.date(1970, 1, 1)).days
+
+
+def day_timestamps(days: np.ndarray, held: np.ndarray) -> pa.Array:
+    """Day indices as DATE_TYPE (midnight of each day), null where `held`."""
+    days = np.asarray(days, dtype=np.int64)
+    return pa.array(np.where(held, 0, (days + _EPOCH) * _MS_PER_DAY), type=pa.int64(), mask=held).cast(DATE_TYPE)
+
+
+def timestamp_days(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(day index, is null) of a DATE_TYPE column; raises ValueError where a value is not at midnight."""
+    ms = values.cast(pa.int64())
+    null = np.asarray(ms.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    raw = np.asarray(ms.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if (raw % _MS_PER_DAY).any():
+        raise ValueError("a date is not at midnight")
+    return raw // _MS_PER_DAY - _EPOCH, null
 
 
 def _fall_days_block(run_ids: np.ndarray, seeds: np.ndarray, names, fall_day: np.ndarray,
                      fall_how: np.ndarray) -> pa.Table:
     n, n_p = fall_day.shape
-    days = fall_day.astype(np.int32).ravel()
-    held = days == NOT_FALLEN
+    days = fall_day.astype(np.int64).ravel()
     return pa.table({
         "run_id": pa.array(np.repeat(run_ids.astype(np.int64), n_p)),
         "seed": pa.array(np.repeat(seeds.astype(np.int64), n_p)),
         "province": pa.array(np.tile(np.array(names, dtype=object), n), type=pa.string()),
-        "fell_on": pa.array(np.where(held, 0, days + _EPOCH), type=pa.int32(), mask=held).cast(pa.date32()),
+        "fell_on": day_timestamps(days, days == NOT_FALLEN),
         "fall_how": pa.array(_HOW_NAMES[fall_how.astype(int).ravel()], type=pa.string()),
     }, schema=FALL_DAYS_SCHEMA)
 
@@ -213,7 +266,10 @@ def load_run(folder: Path, world: World) -> tuple[dict, EnsembleResult]:
     path = folder / "fall_days.parquet"
     try:
         pf = pq.ParquetFile(path)
-        if pf.schema_arrow != FALL_DAYS_SCHEMA or pf.metadata.num_rows != n * n_p:
+        if "fell_on" in pf.schema_arrow.names and pf.schema_arrow.field("fell_on").type == pa.date32():
+            raise ResultProblem(f"{path}: written by an earlier version (fell_on stored as date32, now "
+                                f"{DATE_TYPE}); run it again to use it")
+        if not pf.schema_arrow.equals(FALL_DAYS_SCHEMA, check_metadata=False) or pf.metadata.num_rows != n * n_p:
             raise ResultProblem(f"{path}: not the table of {n:,} runs x {n_p} provinces the manifest describes")
         fall_day = np.empty((n, n_p), np.int16)
         fall_how = np.empty((n, n_p), np.int8)
@@ -237,9 +293,11 @@ def load_run(folder: Path, world: World) -> tuple[dict, EnsembleResult]:
             if not (seeds == seeds[:, :1]).all():
                 raise ResultProblem(f"{path}: a run has more than one seed; the table was altered")
             run_seed[runs] = seeds[:, 0]
-            fell = batch.column("fell_on").cast(pa.int32())
-            days = np.asarray(fell.fill_null(_EPOCH + NOT_FALLEN).to_numpy(zero_copy_only=False)) - _EPOCH
-            fall_day[runs] = days.reshape(k, n_p)
+            try:
+                days, held = timestamp_days(batch.column("fell_on"))
+            except ValueError as exc:
+                raise ResultProblem(f"{path}: fell_on: {exc}; the table was altered") from None
+            fall_day[runs] = np.where(held, NOT_FALLEN, days).reshape(k, n_p)
             how = pc.index_in(batch.column("fall_how"), value_set=how_names)
             if how.null_count:
                 raise ResultProblem(f"{path}: a fall_how is not one of {how_names.to_pylist()}")
@@ -310,10 +368,7 @@ def prepare_sweep_folder(out: Path, sweep, kind: str = "sweep", force: bool = Fa
         folders.clear_folder(out)  # an empty folder, or another kind replaced with --force
     if meta is None:
         out.mkdir(parents=True, exist_ok=True)
-        points = {"point_id": list(range(len(sweep.points))), "seed": list(sweep.point_seeds)}
-        for name in sweep.parameters:
-            points[name] = [p[name] for p in sweep.points]
-        _atomic_parquet(pa.table(points), out / "points.parquet")
+        _atomic_parquet(points_table(sweep), out / "points.parquet")
         write_json(out / "manifest.json", {
             **stamp(kind), "name": sweep.name, "sweep_file": sweep.path, "sweep_text": sweep.text,
             "root_seed": sweep.seed,
@@ -334,6 +389,57 @@ def prepare_sweep_folder(out: Path, sweep, kind: str = "sweep", force: bool = Fa
             p.unlink()
 
 
+def points_table(sweep) -> pa.Table:
+    """points.parquet: one row per sweep point, its seed and the value of each swept parameter, described."""
+    from .params import Params
+
+    spec = Params.spec()
+    fields = [POINT_ID_FIELD, described(
+        "seed", pa.int64(), "the point's seed: np.random.SeedSequence(root_seed).spawn(n_points)[point_id] as an "
+                            "integer; its replicates run in chunks of 1000 seeded by sim.ensemble.chunk_seeds(seed, "
+                            "replicates), the seeds in runs.parquet")]
+    columns = [list(range(len(sweep.points))), list(sweep.point_seeds)]
+    for name in sweep.parameters:
+        values = pa.array([p[name] for p in sweep.points])
+        fields.append(described(name, values.type, f"the parameter {name} ({spec[name]['unit']}); `python run.py "
+                                                    "params` gives its bounds and source"))
+        columns.append(values)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _run_fields() -> list[pa.Field]:
+    """runs.parquet's columns after run_id, point_id and seed: the per-run metrics (sweep.RUN_METRICS), described."""
+    from .sweep import RUN_METRICS
+
+    about = {
+        "tau_b": "Kendall tau-b between the run's fall days and the observed ones (the capitals scored)",
+        "spearman": "Spearman rank correlation between the run's fall days and the observed ones",
+        "mae_days": "mean absolute error of the fall days, in days (a capital that held counts as the day after "
+                    "the end)",
+        "curve_error": "mean absolute difference, in capitals, between the run's and the observed count of capitals "
+                       "held, over the days of the run",
+        "kabul_error_days": "Kabul's simulated minus observed fall day, in days (NaN where Kabul is not scored)",
+        "kabul_fall_day": f"Kabul's fall day, {DAY_INDEX_NOTE}; the day after the run's end where it held "
+                          "(kabul_fell_on gives the date)",
+        "held_aug31": "capitals government-held at the end of 31 August 2021",
+        "fallen_by_aug15": "capitals fallen by the end of 15 August 2021",
+    }
+    return [described(m, pa.float64(), about.get(m, m)) for m in RUN_METRICS]
+
+
+def runs_schema() -> pa.Schema:
+    return pa.schema([RUN_ID_FIELD, POINT_ID_FIELD, SEED_FIELD, *_run_fields(),
+                      described("kabul_fell_on", DATE_TYPE, "the day Kabul fell (midnight, no time zone), the date of "
+                                                            "kabul_fall_day; null where it held")],
+                     metadata={"description": "one row per run of the sweep: its point, seed and metrics",
+                               "day0": DAY0.isoformat()})
+
+
+def sweep_fall_days_schema() -> pa.Schema:
+    """fall_days.parquet/ in a sweep: FALL_DAYS_SCHEMA with point_id after run_id."""
+    return FALL_DAYS_SCHEMA.insert(1, POINT_ID_FIELD)
+
+
 def stored_point_ids(out: Path) -> set[int]:
     parts = sorted((Path(out) / RUNS).glob("part-*.parquet"))
     ids: set[int] = set()
@@ -345,6 +451,7 @@ def stored_point_ids(out: Path) -> set[int]:
 def append_sweep_part(out: Path, sweep, results: list[dict], names=None) -> None:
     """Write one flush of finished points: a fall_days part, then the runs part of the same name."""
     from .sweep import RUN_METRICS, part_name
+    from .world import day_index
 
     out = Path(out)
     names = names if names is not None else _province_names()
@@ -362,9 +469,13 @@ def append_sweep_part(out: Path, sweep, results: list[dict], names=None) -> None
         for m in RUN_METRICS:
             runs_cols[m].append(r["metrics"][m])
         block = _fall_days_block(run_ids, r["run_seed"], names, r["fall_day"], r["fall_how"])
-        fall_tables.append(block.add_column(1, "point_id", pa.array(np.full(block.num_rows, r["point_id"]))))
-    _atomic_parquet(pa.concat_tables(fall_tables), out / FALLS / name)
-    _atomic_parquet(pa.table({k: np.concatenate(v) for k, v in runs_cols.items()}), out / RUNS / name)
+        fall_tables.append(block.add_column(1, POINT_ID_FIELD, pa.array(np.full(block.num_rows, r["point_id"]))))
+    _atomic_parquet(pa.concat_tables(fall_tables).cast(sweep_fall_days_schema()), out / FALLS / name)
+    columns = {k: np.concatenate(v) for k, v in runs_cols.items()}
+    kabul = columns["kabul_fall_day"]
+    columns["kabul_fell_on"] = day_timestamps(np.nan_to_num(kabul).astype(np.int64),
+                                              ~(kabul <= day_index(sweep.scenario.end)))
+    _atomic_parquet(pa.table(columns, schema=runs_schema()), out / RUNS / name)
 
 
 def _province_names():
