@@ -40,7 +40,7 @@ REGIONS = ("Capital", "Central Highland", "Eastern", "North Eastern", "Northern"
 EVENT_CONFIDENCE = ("high", "medium", "low")
 #: events.csv `basis`: a row observed on its day (reported on or after it), or a plan announced before it.
 EVENT_BASIS = ("observed", "planned")
-#: The days the TOLOnews district counts of province_covariates.csv describe (PROVINCES.md section 3).
+#: The days the TOLOnews district counts of province_covariates.csv describe (data/README.md).
 DISTRICTS_JUN15 = dt.date(2021, 6, 15)
 DISTRICTS_JUL15 = dt.date(2021, 7, 14)
 #: What a fall not reported by the cutoff shows instead of its source (Record.known_on).
@@ -106,7 +106,7 @@ class Province:
 
     @property
     def tolerance_days(self) -> int:
-        """Days either side of fell_on that count as exact when scoring (SOURCES.md: accept +-1 on uncertain rows)."""
+        """Days either side of fell_on that count as exact when scoring (data/README.md, date_confidence)."""
         return 0 if self.date_confidence == "high" else 1
 
 
@@ -160,7 +160,7 @@ class DistrictObservation:
 
 @dataclass(frozen=True)
 class Covariates:
-    """Province facts from provinces.csv of the reference record (PROVINCES.md gives the caveats).
+    """Province facts from province_covariates.csv (data/README.md gives each column's sources and caveats).
 
     The dated observations (district counts, crossing captures, assaults on the capital, the DIA's "surrounded"
     list) carry their report dates and are None (or no) in a record known before them; the rest are static facts.

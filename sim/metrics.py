@@ -5,7 +5,7 @@ Conventions
   held capitals tie at the end (for simulated runs and observations alike).
 - Only the capitals still held on the run's start day are scored (a run seeded after some falls is judged on
   what was still unknown). The null models are restricted the same way.
-- Observed dates with confidence "pm1" or "low" count as exact within one day (SOURCES.md): the absolute errors
+- Observed dates with confidence "pm1" or "low" count as exact within one day (data/README.md): the absolute errors
   subtract that tolerance, and the CRPS takes the most favourable date in the band.
 - The order statistics (Kendall tau-b, Spearman rho) have no tolerance: ties are handled by the tau-b and
   average-rank definitions, as in scipy.stats.kendalltau and scipy.stats.spearmanr (tests check against them).
