@@ -19,11 +19,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from .resources import PACKAGE_PARENT
 
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                      "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
-REPO = Path(__file__).resolve().parent.parent
 
 # Targets of the speed issue, printed beside the measurements.
 TARGETS = {
@@ -146,7 +146,8 @@ def memory_job(kind: str, n: int) -> dict:
 
 def _child(kind: str, n: int) -> dict:
     env = {**os.environ, **ONE_THREAD}
-    out = subprocess.run([sys.executable, "-m", "sim.bench", kind, str(n)], cwd=REPO, env=env,
+    # Started in the folder holding this sim package (checkout or site-packages), so the child imports the same copy.
+    out = subprocess.run([sys.executable, "-m", "sim.bench", kind, str(n)], cwd=PACKAGE_PARENT, env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 

@@ -27,6 +27,7 @@ import numpy as np
 from .ensemble import run_ensemble
 from .metrics import censored, crps_with_tolerance, kendall_tau_b, null_models, observed, seeded_capitals
 from .params import Params
+from .progress import progress_bar
 from .scenario import Scenario
 from .rules import NOT_FALLEN
 from .seeding import DEFAULT_DISTRICT_TOTAL, observed_fall_days
@@ -234,9 +235,7 @@ def _calibrate(scenario, out, executor, n_trials, replicates, seed, target, name
     done = completed_trials(study)
     bar = None
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_trials, initial=done, unit="trial", desc=study_name, disable=None)
+        bar = progress_bar(n_trials, study_name, "trial", initial=done)
     failed_batches, last_error = 0, None
     while done < n_trials:
         k = min(batch, n_trials - done)
@@ -322,9 +321,7 @@ def abc_rejection(scenario: Scenario, executor, n_samples: int, accept: float, r
     futures = [executor.submit(run_trial, (p, scenario, replicates, seed, target, data_dir)) for p in points]
     bar = None
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_samples, unit="sample", desc="ABC", disable=None)
+        bar = progress_bar(n_samples, "ABC", "sample")
     losses = np.empty(n_samples)
     for k, f in enumerate(futures):  # in submission order: the result does not depend on the workers
         losses[k] = f.result()["loss"]

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import networkx as nx
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .resources import data_dir
+
+DATA_DIR = data_dir()  # the shipped record: sim/resources.py says where (installed copy or checkout)
 
 #: The window any dated fact must lie in: the record runs from the April announcement to Panjshir in September.
 RECORD_FIRST = dt.date(2021, 4, 1)

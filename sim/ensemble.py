@@ -19,6 +19,7 @@ import numpy as np
 
 from .data import WINDOW_FIRST
 from .params import Params
+from .progress import progress_bar
 from .interventions import compile_schedule
 from .rules import advance_day, make_drivers
 from .seeding import InitialConditions, SeedingReport, observed_fall_days, seed_state, summarise
@@ -182,9 +183,7 @@ def run_ensemble(params: Params | None = None, n_runs: int = 1000, seed: int = 0
     sizes = [min(chunk_size, n_runs - c * chunk_size) for c in range(len(seeds))]
     bar = None
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(seeds) * n_days, unit="day", desc=f"{n_runs} runs", disable=None, leave=False)
+        bar = progress_bar(len(seeds) * n_days, f"{n_runs:,} runs", "chunk-day", leave=False)
     kept = None if daily else kept_days(world, start_day, end_day, district_days)
     # Filled chunk by chunk: no list of parts to concatenate, so the peak is the result plus one chunk.
     n_p = world.n_provinces

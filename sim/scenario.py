@@ -36,10 +36,11 @@ from pathlib import Path
 from .data import WINDOW_FIRST, WINDOW_LAST
 from .interventions import ALL, KINDS, Intervention
 from .params import Params, ParamsError
+from .resources import scenario_dir
 from .seeding import InitialConditions
 from .world import World
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = scenario_dir()  # the shipped scenarios (sim/resources.py)
 LATEST_START = dt.date(2021, 8, 15)
 TOP_KEYS = {"name": "text", "description": "text", "start": "date", "end": "date", "replicates": "integer",
             "seed": "integer", "hindsight": "true or false", "params": "table", "initial": "table",

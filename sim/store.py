@@ -23,11 +23,12 @@ import pyarrow.parquet as pq
 
 from . import folders
 from .ensemble import EnsembleResult
+from .resources import checkout
 from .rules import FALL_HOW_NAMES, NOT_FALLEN
 from .world import DAY0, World, day_date
 
-REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("mesa", "numpy", "scipy", "networkx", "pyarrow", "matplotlib", "tqdm")
+# This project's own version first: outside a checkout (an installed copy) it is what identifies the code.
+PACKAGES = ("afghan2021-abm", "mesa", "numpy", "scipy", "networkx", "pyarrow", "matplotlib", "tqdm")
 ROWS_PER_GROUP_RUNS = 10_000  # runs per Parquet row group: memory stays flat in the number of runs
 
 
@@ -36,12 +37,16 @@ class ResultProblem(Exception):
 
 
 def git_commit() -> str | None:
-    """The checkout's commit, with '-dirty' if files differ from it; None outside a git checkout."""
+    """The checkout's commit, with '-dirty' if files differ from it; None for an installed copy (whose version is in
+    package_versions) or a checkout without git."""
+    repo = checkout()
+    if repo is None:  # not asked of git: an installed copy may sit inside someone else's repository
+        return None
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):

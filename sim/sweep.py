@@ -30,6 +30,8 @@ from scipy.stats import qmc
 from .ensemble import run_ensemble
 from .metrics import censored, observed, run_metrics, seeded_capitals
 from .params import Params, ParamsError
+from .progress import progress_bar
+from .resources import scenario_dir
 from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_text, read_toml, resolve, show
 from .executors import InlineExecutor, make_executor  # noqa: F401 - re-exported for callers of sim.sweep
 from .world import World, day_index, world_for
@@ -37,7 +39,7 @@ from .world import World, day_index, world_for
 HELD_ON = dt.date(2021, 8, 31)
 AUG15 = dt.date(2021, 8, 15)
 
-SWEEP_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps"
+SWEEP_DIR = scenario_dir() / "sweeps"  # the shipped sweeps (sim/resources.py)
 TOP_KEYS = ("name", "description", "scenario", "replicates", "seed", "axes", "design")
 DESIGN_KEYS = ("method", "points", "bounds", "seed")
 METHODS = ("lhs", "sobol", "grid")
@@ -267,9 +269,7 @@ def run_sweep(sweep: Sweep, out: Path, executor: Executor, progress: bool = True
         failed: dict[int, str] = {}
         bar = None
         if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(todo) * sweep.replicates, unit="run", desc=sweep.name, disable=None, smoothing=0.1)
+            bar = progress_bar(len(todo) * sweep.replicates, sweep.name, "run", smoothing=0.1)
         buffer, last, n_written = [], time.perf_counter(), 0
 
         def flush():

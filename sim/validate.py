@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import folders
+from .progress import progress_bar
 
 if TYPE_CHECKING:  # the command line reads this module's defaults: the model's modules load when they are used
     from .scenario import Scenario
@@ -226,9 +227,7 @@ def run_validation(protocol: Protocol, world: World, out: Path, executor, batch:
 
     bar = None
     if progress and protocol.cutoffs:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(protocol.cutoffs), unit="cut-off", desc="validate", disable=None)
+        bar = progress_bar(len(protocol.cutoffs), "validate", "cut-off")
     records = []
     for cutoff in protocol.cutoffs:
         path = cutoff_path(out, cutoff)
