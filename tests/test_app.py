@@ -17,6 +17,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MISSING = [m for m in ("solara", "solara_assets", "altair", "playwright") if importlib.util.find_spec(m) is None]
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it"),
     pytest.mark.skipif(bool(MISSING), reason=f"the app extras are not installed (missing {MISSING}): "
                                              "pip install -e '.[app,app-test]'"),

@@ -3,10 +3,13 @@
 
 import json
 
+import pytest
+
 from sim.bench import format_table, run_benchmark
 from sim.store import write_json
 
 
+@pytest.mark.slow
 def test_benchmark_reports_every_figure(tmp_path):
     r = run_benchmark(repeats=1, mesa_models=2, memory_runs=300, mesa_memory_models=5, cost_n=20,
                       progress=lambda m: None)

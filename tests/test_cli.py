@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import REPO
 
@@ -13,6 +14,7 @@ def run_cli(*args):
     return subprocess.run([sys.executable, str(REPO / "run.py"), *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_baseline_end_to_end(tmp_path):
     out = tmp_path / "baseline"
     r = run_cli("--runs", "40", "--seed", "7", "--out", str(out), "--quiet")
@@ -33,6 +35,7 @@ def test_baseline_end_to_end(tmp_path):
     assert len(metrics["capitals"]) == 34
 
 
+@pytest.mark.slow
 def test_same_seed_same_files(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
@@ -78,6 +81,7 @@ def test_options_before_or_after_the_command():
     assert run.build_parser().parse_args(["run", "baseline"]).runs is None  # the scenario decides
 
 
+@pytest.mark.slow
 def test_run_a_scenario_from_a_later_start(tmp_path):
     out = tmp_path / "r"
     r = run_cli("run", "reinforce-kabul", "--runs", "30", "--start", "2021-08-10", "--out", str(out), "--quiet")
@@ -114,6 +118,7 @@ def test_scenarios_and_compare_commands():
     assert "common random numbers" in r.stdout and "no-cascade" in r.stdout and "+-" in r.stdout
 
 
+@pytest.mark.slow
 def test_compare_with_a_mechanism_set_on_in_every_scenario():
     """--set changes every scenario compared (contractors-stay then acts through supply as well as strikes), and a
     bad setting stops with one message naming the key and what is allowed."""
@@ -132,6 +137,7 @@ def test_compare_with_a_mechanism_set_on_in_every_scenario():
         assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
 
 
+@pytest.mark.slow
 def test_run_with_a_setting_records_it_and_a_bad_one_writes_nothing(tmp_path):
     out = tmp_path / "stocks"
     r = run_cli("--set", "supply_stocks=true", "run", "baseline", "--runs", "20", "--out", str(out), "--quiet")
@@ -144,6 +150,7 @@ def test_run_with_a_setting_records_it_and_a_bad_one_writes_nothing(tmp_path):
     assert not bad.exists()
 
 
+@pytest.mark.slow
 def test_the_example_sweep_runs_from_the_readme(tmp_path):
     r = run_cli("sweep", "north-and-cascade", "--out", str(tmp_path / "sw"), "--quiet")
     assert r.returncode == 0, r.stderr
@@ -153,6 +160,7 @@ def test_the_example_sweep_runs_from_the_readme(tmp_path):
                                                                    "points.parquet", "runs.parquet"]
 
 
+@pytest.mark.slow
 def test_a_forecast_from_any_start_runs(tmp_path):
     """A forecast runs on the record as known at its start, and is scored on every LWJ figure, later ones too."""
     for start in ("2021-05-01", "2021-07-01", "2021-08-10"):

@@ -149,6 +149,7 @@ def _out(play: Path, choice: str) -> Path:
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(25), **SETTINGS)
 @given(f=fields(["scenario", "runs", "seed", "start", "engine", "chunk", "out", "extra"]),
        command=st.sampled_from([None, "run", "baseline"]), force=st.booleans(), before=st.booleans(),
@@ -213,6 +214,7 @@ def test_sweep(play, f, force):
         assert (target / "manifest.json").is_file() and json.loads((target / "manifest.json").read_text())["complete"]
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(12), **SETTINGS)
 @given(f=fields(["params", "n", "replicates", "method", "seed"]))
 def test_sensitivity(play, f):
@@ -228,6 +230,7 @@ def test_sensitivity(play, f):
         assert (target / "indices.csv").is_file()
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(10), **SETTINGS)
 @given(f=fields(["fit_until", "cv", "abc", "accept", "seed"]))
 def test_calibrate(play, f):
@@ -245,6 +248,7 @@ def test_calibrate(play, f):
         assert (target / "calibrated.toml").is_file() and (target / "calibration.json").is_file()
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(10), **SETTINGS)
 @given(damage=st.sampled_from(["none", "extra", "none", "metrics", "parquet", "manifest", "delete"]),
        which=st.sampled_from(["run", "run", "run", "user", "missing", "file"]))

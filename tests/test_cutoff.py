@@ -347,6 +347,7 @@ def test_the_mesa_model_from_d_ignores_later_reports(copies, on):
     _assert_same_state(a.state, b.state)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("on", [dt.date(2021, 7, 1), dt.date(2021, 8, 8), dt.date(2021, 8, 12)])
 def test_calibration_and_forecast_from_d_ignore_later_reports(tmp_path, on):
     """The validation's path for one cut-off: calibrated on what was known by the end of the day before D (trials

@@ -332,6 +332,7 @@ def scratch(tmp_path_factory):
     return tmp_path_factory.mktemp("edited-data")
 
 
+@pytest.mark.slow
 @settings(PROFILE)
 @given(data=st.data())
 def test_an_edited_data_file_runs_or_gives_one_data_error(scratch, data):

@@ -30,6 +30,7 @@ def test_a_compact_ensemble_keeps_no_daily_arrays(world):
     assert per_run == 34 * 2 + 34 + 8 + 4 * 4
 
 
+@pytest.mark.slow
 def test_scoring_memory_does_not_grow_with_the_runs(world):
     small = run_ensemble(Params(), 500, seed=3, world=world, daily=False)
     k = N_RUNS // small.n_runs

@@ -3,6 +3,7 @@
 import pickle
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from sim.agents import AirSupportAgent, GarrisonAgent, ProvinceAgent, RoadLinkAgent, TalibanForceAgent
@@ -49,6 +50,7 @@ def test_model_pickles(world):
     assert np.array_equal(m2.state.control, m.state.control)
 
 
+@pytest.mark.slow
 def test_mesa_path_and_ensemble_path_agree_in_distribution(world):
     """Different random streams, same rules: each capital's fall-day distribution must match.
 
@@ -67,6 +69,7 @@ def test_mesa_path_and_ensemble_path_agree_in_distribution(world):
     assert min(pvalues) > 0.01 / 34, f"capital {int(np.argmin(pvalues))} differs (p = {min(pvalues):.2g})"
 
 
+@pytest.mark.slow
 def test_a_real_difference_is_detected(world):
     """The agreement test has power: a 10 % change of one parameter is caught at the same sizes (600 and 4,000)."""
     a = run_ensemble(Params(), 600, seed=23, world=world)

@@ -21,6 +21,7 @@ def stored(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_plot_reads_only_stored_results(stored, monkeypatch, world):
     import sim.ensemble
     import sim.model
@@ -54,6 +55,7 @@ def test_plot_reads_only_stored_results(stored, monkeypatch, world):
     assert {"comparison.png", "comparison.svg", "report.html"} <= cmp
 
 
+@pytest.mark.slow
 def test_plot_command_and_a_wrong_folder(stored, tmp_path):
     r = run_cli("plot", str(stored / "baseline"), str(stored / "no-cascade"), "--out", str(tmp_path / "c"))
     assert r.returncode == 0, r.stderr

@@ -55,6 +55,7 @@ def write_sweep(tmp_path, name="small", points=4, replicates=10):
 # ----------------------------------------------------------------------------------------------- whose folders
 
 
+@pytest.mark.slow
 def test_out_on_a_users_folder_refuses_and_leaves_it_untouched(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -67,6 +68,7 @@ def test_out_on_a_users_folder_refuses_and_leaves_it_untouched(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_out_on_a_file_or_a_link_refuses_and_leaves_it_untouched(tmp_path):
     f = tmp_path / "somefile.txt"
     f.write_text("precious")
@@ -79,6 +81,7 @@ def test_out_on_a_file_or_a_link_refuses_and_leaves_it_untouched(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_run_replaces_only_a_run_and_keeps_files_it_did_not_write(tmp_path):
     out = tmp_path / "r"
     assert cli("run", "baseline", "--runs", "5", "--out", out, "--quiet").returncode == 0
@@ -100,6 +103,7 @@ def test_a_run_replaces_only_a_run_and_keeps_files_it_did_not_write(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "small.toml"]  # no lock or temporary left
 
 
+@pytest.mark.slow
 def test_path_like_scenario_names_are_refused_before_any_work(tmp_path):
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -118,6 +122,7 @@ def test_path_like_scenario_names_are_refused_before_any_work(tmp_path):
 # ----------------------------------------------------------------------------------------------- one writer
 
 
+@pytest.mark.slow
 def test_a_second_writer_refuses_at_once(tmp_path):
     out = tmp_path / "busy"
     with folders.writer_lock(out, command="run.py sweep test"):
@@ -134,6 +139,7 @@ def test_a_second_writer_refuses_at_once(tmp_path):
         one_line_error(cli("plot", out), "is being written by")
 
 
+@pytest.mark.slow
 def test_two_concurrent_sweeps_on_one_folder_never_duplicate_rows(tmp_path):
     sweep = write_sweep(tmp_path, points=30, replicates=40)
     out = tmp_path / "sw"
@@ -151,6 +157,7 @@ def test_two_concurrent_sweeps_on_one_folder_never_duplicate_rows(tmp_path):
     assert len(ids) == 30 * 40 and len(np.unique(ids)) == len(ids)
 
 
+@pytest.mark.slow
 def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     out = tmp_path / "r"
     (tmp_path / ".r.lock").write_text('{"pid": 1, "host": "x", "command": "gone", "since": "then"}')
@@ -189,6 +196,7 @@ def test_recover_completes_or_undoes_a_swap_killed_between_its_two_renames(tmp_p
     assert (tmp_path / ".res.tmp-1.tmp-13-0123abcd").exists()
 
 
+@pytest.mark.slow
 def test_the_swap_is_one_step_and_stale_temporaries_are_removed(tmp_path):
     out = tmp_path / "r"
     assert cli("run", "baseline", "--runs", "5", "--out", out, "--quiet").returncode == 0
@@ -210,6 +218,7 @@ def test_exchange_swaps_two_folders_in_one_step(tmp_path):
     assert [p.name for p in a.iterdir()] == ["y"] and [p.name for p in b.iterdir()] == ["x"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [3_000, 60_000])
 def test_a_file_size_limit_leaves_no_partial_output(tmp_path, limit):
     out = tmp_path / "r"
@@ -234,6 +243,7 @@ def _twin(tmp_path, name):
     return path
 
 
+@pytest.mark.slow
 def test_compare_reuses_only_the_very_same_run(tmp_path):
     stored = tmp_path / "stored"
     a, b = _twin(tmp_path, "twin-a"), _twin(tmp_path, "twin-b")
@@ -246,6 +256,7 @@ def test_compare_reuses_only_the_very_same_run(tmp_path):
     assert "+0.0 +- 0.0" in r.stdout and "+0.00 +- 0.00" in r.stdout  # identical twins: no difference at all
 
 
+@pytest.mark.slow
 def test_a_swapped_or_shuffled_table_is_detected_by_compare_and_plot(tmp_path):
     import hashlib
 
@@ -272,6 +283,7 @@ def test_a_swapped_or_shuffled_table_is_detected_by_compare_and_plot(tmp_path):
     one_line_error(cli("plot", out), "rows are not in run order")
 
 
+@pytest.mark.slow
 def test_plot_refuses_what_it_cannot_trust(tmp_path):
     out = tmp_path / "r"
     assert cli("run", "baseline", "--runs", "5", "--out", out, "--quiet").returncode == 0
@@ -285,6 +297,7 @@ def test_plot_refuses_what_it_cannot_trust(tmp_path):
 # ----------------------------------------------------------------------------------------------- partial output
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_keeps_what_finished_and_says_it_is_incomplete(tmp_path, world):
     from sim.sweep import InlineExecutor, SweepInterrupted, parse_sweep, run_point, run_sweep, summary
 
@@ -327,6 +340,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("command", ["sweep", "calibrate"])
 def test_sigkill_leaves_no_live_worker(tmp_path, command):
@@ -349,6 +363,7 @@ def test_sigkill_leaves_no_live_worker(tmp_path, command):
     assert not [k for k in kids if _alive(k)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_ctrl_c_and_sigterm_stop_a_sweep_at_once_and_say_what_is_stored(tmp_path, sig, code, word):
     out = tmp_path / "out"
@@ -407,6 +422,7 @@ def test_bad_options_give_one_line(tmp_path, args, fragment):
     assert not [p for p in tmp_path.iterdir()]
 
 
+@pytest.mark.slow
 def test_options_before_the_command_apply_to_it(tmp_path):
     r = cli("--runs", "5", "--seed", "3", "compare", "baseline", "no-cascade", "--rerun", "--quiet")
     assert r.returncode == 0 and "5 runs each, seed 3" in r.stdout, r.stderr
@@ -415,6 +431,7 @@ def test_options_before_the_command_apply_to_it(tmp_path):
     assert r.returncode == 0 and (out / "manifest.json").exists(), r.stderr
 
 
+@pytest.mark.slow
 def test_data_given_to_a_sweep_reaches_its_workers(tmp_path, data_copy):
     import csv
     import io
@@ -445,6 +462,7 @@ def test_data_given_to_a_sweep_reaches_its_workers(tmp_path, data_copy):
     assert json.loads((outs["pool"] / "manifest.json").read_text())["data_dir"] == str(data_copy.resolve())
 
 
+@pytest.mark.slow
 def test_a_calibration_resumes_only_the_same_study(tmp_path):
     out = tmp_path / "cal"
     base = ["calibrate", "baseline", "--replicates", "10", "--cv", "0", "--workers", "1", "--trials", "2",

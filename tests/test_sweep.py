@@ -49,6 +49,7 @@ def test_points_and_seeds_are_fixed_before_running(world):
     assert all(0 <= p["target_north_weight"] <= 2 for p in a.points)
 
 
+@pytest.mark.slow
 def test_same_results_inline_process_pool_and_dask(tmp_path, world):
     sweep = small(world)
     outs = {}
@@ -84,6 +85,7 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path, world):
     assert table(out).num_rows == 6 * 30
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_with_every_run_exactly_once(tmp_path, world):
     spec = tmp_path / "killme.toml"
     spec.write_text(SMALL.format(points=40, replicates=60).replace('name = "small"', 'name = "killme"'))
@@ -134,6 +136,7 @@ def test_shipped_sweeps_parse(world):
     assert sizes["lhs-1000"] == 1000 and sizes["north-and-cascade"] == 25
 
 
+@pytest.mark.slow
 def test_sensitivity_command_gives_indices_for_every_parameter_and_output(tmp_path):
     import pandas as pd
 
@@ -152,6 +155,7 @@ def test_sensitivity_command_gives_indices_for_every_parameter_and_output(tmp_pa
     assert r.returncode == 2 and "are not numeric model parameters" in r.stderr
 
 
+@pytest.mark.slow
 def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
     import sqlite3
 
@@ -173,6 +177,7 @@ def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 def test_abc_rejection_keeps_the_closest_share(tmp_path):
     out = tmp_path / "abc"
     r = subprocess.run([sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--trials", "2",
@@ -301,6 +306,7 @@ def test_sensitivity_point_count_is_salibs(world):
     assert len(build_sweep(base, "morris", 5, 10, 1, ["rural_rate", "surrender_rate"])[0].points) == 5 * (2 + 1)
 
 
+@pytest.mark.slow
 def test_a_calibration_starts_from_the_prior_and_cross_validates_inside_the_fitted_set(tmp_path, world):
     """No tuned default is enqueued: the first trials are a Latin hypercube over the bounds; with a cut-off the
     folds lie inside the fitted capitals, and what was known held by the cut-off enters the loss."""

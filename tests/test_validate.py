@@ -37,6 +37,7 @@ def done(tmp_path_factory, world):
     return out, protocol, summary
 
 
+@pytest.mark.slow
 def test_every_cutoff_is_scored_against_every_null_with_intervals(done, world):
     out, protocol, summary = done
     assert [r["cutoff"] for r in summary["cutoffs"]] == ["2021-07-01", "2021-08-08", "2021-08-12"]
@@ -66,6 +67,7 @@ def test_every_cutoff_is_scored_against_every_null_with_intervals(done, world):
     assert (out / "cutoffs" / "2021-08-08.npz").exists()
 
 
+@pytest.mark.slow
 def test_a_finished_cutoff_is_read_not_run_again(done, world, monkeypatch):
     out, protocol, summary = done
 
@@ -77,12 +79,14 @@ def test_a_finished_cutoff_is_read_not_run_again(done, world, monkeypatch):
     assert json.dumps(again["cutoffs"], sort_keys=True) == json.dumps(summary["cutoffs"], sort_keys=True)
 
 
+@pytest.mark.slow
 def test_another_protocol_in_the_same_folder_is_refused(done, world):
     out, protocol, _ = done
     with pytest.raises(folders.FolderError, match="holds a validation with another trials"):
         val.prepare_folder(out, small(world, trials=4), world)
 
 
+@pytest.mark.slow
 def test_the_in_sample_scorecard_has_its_cross_validation(tmp_path, world):
     out = tmp_path / "v0"
     protocol = small(world, cutoffs=(), cv_folds=2)
@@ -96,6 +100,7 @@ def test_the_in_sample_scorecard_has_its_cross_validation(tmp_path, world):
     assert "out of fold (2 folds by fall date)" in val.format_tables(summary)
 
 
+@pytest.mark.slow
 def test_the_command_resumes_after_a_kill(tmp_path):
     out = tmp_path / "v"
     cmd = [sys.executable, str(REPO / "run.py"), "validate", "--cutoffs", "2021-08-06,2021-08-10,2021-08-14",
