@@ -372,10 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_executor_options(va, "results folder (default results/validate-<scenario>)")
 
     ap = sub.add_parser("app", help="serve the interactive app (Mesa SolaraViz) on 127.0.0.1",
-                        description="Serves a Mesa SolaraViz page for one run: the map of each capital's control "
-                                    "and each road's state for the current day, play and step, the parameters "
-                                    "as controls (defaults from Params), and the capitals held against the "
-                                    "observed curve. Offline. Needs the optional extra: pip install -e \".[app]\"")
+                        description="Serves a page (Solara, Mesa's controller) for one run of a scenario: pick "
+                                    "a shipped scenario or a *.toml scenario file in the working folder (its "
+                                    "dates, start, dated events and parameters apply), play or step day by day "
+                                    "on the map of each capital's control and each road's state and the "
+                                    "capitals held against the observed curve; the parameters grouped, changes "
+                                    "applied on Reset. One run per browser tab. Offline. Needs the optional "
+                                    "extra: pip install -e \".[app]\"")
     ap.add_argument("--port", type=port_int, default=8765, help="port, 1-65535 (default 8765)")
     ap.add_argument("--host", default="127.0.0.1",
                     help="address to listen on (default 127.0.0.1, this machine only). The app has no "
@@ -939,25 +942,62 @@ def cmd_sensitivity(args) -> int:
 
 
 APP_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", "SOLARA_ASSETS_PROXY": "true", "MPLBACKEND": "Agg"}
+APP_MODULE = "sim.app"  # served by module name: the sim/app.py of this very sim package (PYTHONPATH below)
+APP_STOP_SECONDS = 5  # how long the server gets to stop on SIGTERM before it is killed
 
 
 def app_command(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "solara", "run", str(REPO / "app" / "app.py"), "--host", host, "--port",
-            str(port), "--production", "--no-open"]
+    # -P: the working folder (where the app looks for the user's scenario files) is not put on sys.path, so a
+    # folder named sim/ there cannot stand in for the package.
+    return [sys.executable, "-P", "-m", "solara", "run", APP_MODULE, "--host", host, "--port", str(port),
+            "--production", "--no-open"]
+
+
+def app_env() -> dict[str, str]:
+    """The server's environment: the folder holding this sim package first on its path, whether a checkout or
+    site-packages, so the server imports the same package as this command."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    path = [package_parent, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    return {**os.environ, **APP_ENV, "PYTHONPATH": os.pathsep.join(path)}
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _die_with_parent():  # preexec_fn of the app's server: it must not outlive run.py, however run.py ends
+def _die_with_parent(parent_pid: int | None = None):
+    """preexec_fn of the app's server: on Linux the kernel sends it SIGTERM when run.py dies, however run.py ends
+    (SIGKILL included). Elsewhere cmd_app's own cleanup is all there is."""
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if parent_pid is not None and os.getppid() != parent_pid:  # run.py died before the prctl took effect
+            os._exit(1)
+
+
+def _stop_server(child: subprocess.Popen) -> None:
+    """Stop the server and wait for it; a second Ctrl-C or SIGTERM meanwhile cannot cut this short."""
+    import signal
+
+    if child.poll() is not None:
+        return
+    names = [n for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), signal.SIG_IGN) for n in names}
+    try:
+        child.terminate()
+        try:
+            child.wait(timeout=APP_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    finally:
+        for n, handler in previous.items():
+            signal.signal(getattr(signal, n), handler)
 
 
 def cmd_app(args) -> int:
+    import functools
     import importlib.util
     import signal
 
@@ -968,18 +1008,19 @@ def cmd_app(args) -> int:
         print(f"warning: serving on {args.host}, not only this machine: the app has no authentication, so anyone "
               "who can reach this address can use it (and run the model on this machine)", file=sys.stderr)
     print(f"serving the app on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
-    env = {**os.environ, **APP_ENV, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen(app_command(args.host, args.port), env=env, cwd=REPO, preexec_fn=_die_with_parent)
+    # Closing the terminal (SIGHUP) stops the server as Ctrl-C and SIGTERM do (main() handles SIGTERM).
+    hangup = signal.signal(signal.SIGHUP, _terminate) if hasattr(signal, "SIGHUP") else None
+    posix = {"preexec_fn": functools.partial(_die_with_parent, os.getpid())} if os.name == "posix" else {}
     try:
-        return child.wait()
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the server too, and wait for it
-        child.send_signal(signal.SIGTERM)
+        # The working folder stays the user's: the app offers the scenario files found there.
+        child = subprocess.Popen(app_command(args.host, args.port), env=app_env(), **posix)
         try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        raise
+            return child.wait()
+        finally:  # however this ends (Ctrl-C, SIGTERM, SIGHUP, an error), the server goes with it
+            _stop_server(child)
+    finally:
+        if hangup is not None:
+            signal.signal(signal.SIGHUP, hangup)
 
 
 def cmd_bench(args) -> int:
