@@ -161,10 +161,17 @@ class TerritoryModel(mesa.Model):
 
     def __init__(self, params: Params | Mapping | None = None, *, rng=None, start: dt.date = WINDOW_FIRST,
                  end: dt.date = DEFAULT_END, world: World | None = None, interventions=(),
-                 initial: InitialConditions | None = None, **parameters):
+                 initial: InitialConditions | None = None, scenario=None, **parameters):
+        # `scenario` is Mesa 3.5's own (mesa.experimental.scenarios), which SolaraViz passes on reset to a model
+        # taking **kwargs (this project's scenarios are TOML files): its rng seeds the run when no seed is given,
+        # and it is kept as model.scenario, as Mesa does.
+        if rng is None and scenario is not None:
+            rng = getattr(scenario, "rng", None)
         seed = resolve_seed(parameters.pop("seed", None), rng)
         params = params_with(params, parameters)
         super().__init__(rng=seed)
+        if scenario is not None:
+            self.scenario = scenario
         self.seed = seed
         self.params = params
         self.world = world or default_world()

@@ -101,3 +101,12 @@ def test_province_reporters_are_recorded_once_at_the_end():
     assert len(agents) == 34 and agents.index.get_level_values("Step").nunique() == 1
     assert list(agents.columns) == ["province", "capital", "fell_on", "fall_day", "fall_how", "seed"]
     assert len(m.datacollector.get_model_vars_dataframe()) == 129  # the model reporters: every day
+
+
+def test_mesa_s_own_scenario_object_is_accepted_as_solaraviz_passes_it_on_reset():
+    """Mesa >= 3.4 SolaraViz re-creates a model taking **kwargs with a `scenario=` (Mesa's experimental Scenario,
+    not this project's TOML scenarios): the model keeps it, and its rng seeds the run when no seed is given."""
+    scenarios = pytest.importorskip("mesa.experimental.scenarios", reason="Mesa < 3.4 has no Scenario")
+    m = TerritoryModel(scenario=scenarios.Scenario(rng=5), cascade_neighbour=0.1)
+    assert m.seed == 5 and m.scenario.rng == 5
+    assert m.run() == TerritoryModel(seed=5, cascade_neighbour=0.1).run()

@@ -87,7 +87,10 @@ def test_a_run_replaces_only_a_run_and_keeps_files_it_did_not_write(tmp_path):
     assert cli("run", "baseline", "--runs", "5", "--out", out, "--quiet").returncode == 0
     first = (out / "manifest.json").read_text()
     assert json.loads(first)["written_by"] == folders.OWNER and json.loads(first)["kind"] == "run"
-    assert cli("run", "baseline", "--runs", "6", "--out", out, "--quiet").returncode == 0  # same kind: replaced
+    # another run (here another run count) is refused unless asked; the same kind is then replaced
+    one_line_error(cli("run", "baseline", "--runs", "6", "--out", out, "--quiet"),
+                   "holds the run of `baseline` with runs 1,000 -> 5", "--force")
+    assert cli("run", "baseline", "--runs", "6", "--out", out, "--quiet", "--force").returncode == 0
     assert json.loads((out / "manifest.json").read_text())["n_runs"] == 6
     (out / "notes.txt").write_text("my notes")
     one_line_error(cli("run", "baseline", "--runs", "5", "--out", out, "--quiet", "--force"),
@@ -202,7 +205,7 @@ def test_the_swap_is_one_step_and_stale_temporaries_are_removed(tmp_path):
     assert cli("run", "baseline", "--runs", "5", "--out", out, "--quiet").returncode == 0
     (tmp_path / ".r.tmp-999999-deadbeef").mkdir()  # left by a killed writer
     (out / ".held.png.tmp-999999-deadbeef").write_bytes(b"x")
-    assert cli("run", "baseline", "--runs", "6", "--out", out, "--quiet").returncode == 0
+    assert cli("run", "baseline", "--runs", "6", "--out", out, "--quiet", "--force").returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     assert not any(p.name.startswith(".") for p in out.iterdir())
 
@@ -224,7 +227,7 @@ def test_a_file_size_limit_leaves_no_partial_output(tmp_path, limit):
     out = tmp_path / "r"
     assert cli("run", "baseline", "--runs", "20", "--out", out, "--quiet").returncode == 0
     before = snapshot(tmp_path)
-    r = cli("run", "baseline", "--runs", "300", "--out", out, "--quiet", limit_bytes=limit)
+    r = cli("run", "baseline", "--runs", "300", "--out", out, "--quiet", "--force", limit_bytes=limit)
     assert r.returncode == 1 and "cannot write the results" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert snapshot(tmp_path) == before  # the earlier results, whole; no temporary left
     r = cli("plot", out, limit_bytes=limit)
