@@ -213,6 +213,12 @@ def _prog_name() -> str:
     return name if name in ("run.py", "afghan2021") else "run.py"
 
 
+def _invocation() -> str:
+    """How the user calls this command line, for the hints it prints: python run.py, afghan2021 or python -m sim."""
+    name = _prog_name()
+    return "python run.py" if name == "run.py" else name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CliParser(
         prog=_prog_name(),
@@ -496,7 +502,8 @@ def cmd_run(args) -> int:
     if districts:
         print()
         print(districts)
-    print(f"\nResults written to {out} ({fmt_seconds(elapsed)} in all). The model is described in docs/ODD.md.")
+    print(f"\nResults written to {out} ({fmt_seconds(elapsed)} in all). The model is described in docs/ODD.md "
+          "(in the repository).")
     return 0
 
 
@@ -532,7 +539,7 @@ def cmd_scenarios(args) -> int:
             print(f"{'(invalid)':<{width}}  {s}")
         else:
             print(f"{s.name:<{width}}  {s.start:%d %b}-{s.end:%d %b}  {s.summary}")
-    print("\nRun one with: python run.py run NAME   (scenarios/README.md explains the file format)")
+    print(f"\nRun one with: {_invocation()} run NAME   (scenarios/README.md explains the file format)")
     return 0
 
 
@@ -565,10 +572,12 @@ def cmd_compare(args) -> int:
     for filed, sc in zip(as_filed, scenarios):
         sc = with_overrides(sc, runs, seed)
         result = None
-        if not args.rerun:  # the stored run `run` would have written for this very variant
-            stored = args.results / variant_folder_name(sc.name, json.loads(to_json(variant(filed, sc))))
-            result = _stored_twin(stored, run_definition(sc, runs, seed, DEFAULT_CHUNK, "ensemble", world),
-                                  commit, world, args)
+        if not args.rerun:  # the stored run of this very variant: in its own folder, or in the scenario's
+            definition = run_definition(sc, runs, seed, DEFAULT_CHUNK, "ensemble", world)
+            own = args.results / variant_folder_name(sc.name, json.loads(to_json(variant(filed, sc))))
+            for stored in dict.fromkeys([own, args.results / sc.name]):
+                if result is None and stored.exists():
+                    result = _stored_twin(stored, definition, commit, world, args)
         if result is None:
             if not args.quiet:
                 print(f"running {sc.name} ({runs:,} runs, seed {seed}) ...", file=sys.stderr)
@@ -792,7 +801,7 @@ def cmd_calibrate(args) -> int:
     from sim import budget, folders
     from sim import calibrate as cal
     from sim.params import Params
-    from sim.report import fmt_seconds
+    from sim.report import fmt_num, fmt_seconds
     from sim.scenario import load_scenario, parse_scenario
     from sim.store import write_json
     from sim.sweep import make_executor
@@ -865,8 +874,8 @@ def cmd_calibrate(args) -> int:
         m2, sd2 = spread("tau_b_median_run", part)
         nulls = fresh[0][part]["nulls_tau_b"]
         print(f"  {label}, {fresh[0][part]['n_capitals']} capitals, 5 fresh seeds: tau-b of median dates "
-              f"{m:.2f} +- {sd:.2f}, median run {m2:.2f} +- {sd2:.2f}; nulls: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in nulls.items()))
+              f"{fmt_num(m)} +- {sd:.2f}, median run {fmt_num(m2)} +- {sd2:.2f}; nulls: "
+              + ", ".join(f"{k} {fmt_num(v)}" for k, v in nulls.items()))
     if cv:
         insample = spread("tau_b_median_dates", "in_sample")[0]
         gap = insample - cv["out_of_fold_tau_b_median_dates"]
@@ -879,7 +888,7 @@ def cmd_calibrate(args) -> int:
         print(f"  ABC: {abc['accepted']} of {abc['samples']} prior samples accepted (abc_samples.parquet, abc.png); "
               f"most constrained: " + ", ".join(f"{n} {abc['posterior_mean'][n]:.3g} +- {abc['posterior_sd'][n]:.2g}"
                                                for n in narrow[:4]))
-    print(f"best parameters in {out / 'calibrated.toml'}: python run.py run {out / 'calibrated.toml'}")
+    print(f"best parameters in {out / 'calibrated.toml'}: {_invocation()} run {out / 'calibrated.toml'}")
     return 0
 
 

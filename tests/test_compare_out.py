@@ -7,10 +7,12 @@ import csv
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from sim import cli
 
 
+@pytest.mark.slow
 def test_compare_writes_its_table_outcomes_and_figure(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert cli.main(["compare", "baseline", "no-cascade", "hold-the-highway", "--runs", "40", "--rerun", "--quiet",

@@ -37,6 +37,7 @@ def test_a_variant_names_what_changed():
     assert Params().cascade_neighbour != 0.1  # else the test above would not change anything
 
 
+@pytest.mark.slow
 def test_a_variant_gets_its_own_folder_by_default(results, capsys):
     assert cli.main(["run", "baseline", "--runs", "20", "--quiet"]) == 0
     plain = results / "baseline-runs-20"
@@ -50,6 +51,7 @@ def test_a_variant_gets_its_own_folder_by_default(results, capsys):
     assert meta["variant"]["start"] == ["2021-05-01", "2021-08-12"]
 
 
+@pytest.mark.slow
 def test_a_variant_never_replaces_another_runs_folder_unasked(tmp_path, capsys):
     out = tmp_path / "shared"
     assert cli.main(["run", "baseline", "--runs", "20", "--out", str(out), "--quiet"]) == 0
