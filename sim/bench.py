@@ -34,18 +34,59 @@ TARGETS = {
 }
 
 
-def _median_rate(fn, runs_per_call: int, repeats: int) -> tuple[float, list[float]]:
+# ------------------------------------------------------------------------------------------- the reference kernel
+REFERENCE_VERSION = 1  # bump only with a new kernel: ratios are comparable only between equal versions
+
+
+def reference_kernel(n: int = 1000, p: int = 34, days: int = 129, seed: int = 0) -> int:
+    """A fixed small numpy model of this model's kind (N replicates x P provinces, float32, a daily loop of
+    element-wise updates, a neighbour product, float32 expm1 and uniform draws), timed beside every measurement.
+
+    The model's own speed changes with its code; this kernel's only with the machine and its load. So the ratio of
+    a measured rate to the kernel's rate, taken in the same run, compares figures across days and machines, where
+    absolute runs per second on a shared machine can halve from one hour to the next. Never change it: make a new
+    version (REFERENCE_VERSION) instead."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    near = rng.random((p, p)) < 0.1
+    adj = (near | near.T).astype(np.float32)
+    control = np.zeros((n, p), np.float32)
+    morale = np.full((n, p), 0.8, np.float32)
+    held = np.ones((n, p), bool)
+    for _ in range(days):
+        u = rng.random((n, p), dtype=np.float32)
+        pressure = control @ adj
+        control += np.float32(0.01) * (1 - control) * (1 + np.float32(0.1) * pressure)
+        np.minimum(control, 1, out=control)
+        hazard = -np.expm1(np.float32(-0.02) * control / morale)
+        fall = held & (u < hazard)
+        held &= ~fall
+        morale -= np.float32(0.01) * (fall.astype(np.float32) @ adj)
+        np.clip(morale, 0.05, 1, out=morale)
+    return int(held.sum())
+
+
+def _time_once(fn) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _median_rate(fn, runs_per_call: int, repeats: int, reference: list | None = None) -> tuple[float, list[float]]:
+    """Median rate over repeats after a warm-up. With `reference` (a list), the reference kernel is timed after
+    every repeat and its seconds appended there: interleaved, a slow spell falls on both."""
     fn()  # warm-up
     seconds = []
     for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - t0)
+        seconds.append(_time_once(fn))
+        if reference is not None:
+            reference.append(_time_once(reference_kernel))
     return runs_per_call / statistics.median(seconds), seconds
 
 
-def time_mesa(n_models: int, repeats: int) -> dict:
+def time_mesa(n_models: int, repeats: int, reference: list | None = None) -> dict:
     from .model import TerritoryModel
     from .world import default_world
 
@@ -55,7 +96,7 @@ def time_mesa(n_models: int, repeats: int) -> dict:
         for seed in range(n_models):
             TerritoryModel(seed=seed, world=world).run()
 
-    rate, seconds = _median_rate(batch, n_models, repeats)
+    rate, seconds = _median_rate(batch, n_models, repeats, reference)
     return {"runs_per_s": rate, "ms_per_run": 1000.0 / rate, "repeats_s": seconds, "models_per_repeat": n_models}
 
 
@@ -66,7 +107,7 @@ def trial_switches() -> list[str]:
     return [name for name, spec in Params.spec().items() if spec["group"] == "switches" and spec["default"] is False]
 
 
-def time_ensemble(n: int, repeats: int, calls: int = 1, **changes) -> dict:
+def time_ensemble(n: int, repeats: int, calls: int = 1, reference: list | None = None, **changes) -> dict:
     from .ensemble import run_ensemble
     from .params import Params
     from .world import default_world
@@ -77,7 +118,7 @@ def time_ensemble(n: int, repeats: int, calls: int = 1, **changes) -> dict:
         for k in range(calls):
             run_ensemble(params, n, seed=k, world=world)
 
-    rate, seconds = _median_rate(batch, n * calls, repeats)
+    rate, seconds = _median_rate(batch, n * calls, repeats, reference)
     return {"runs_per_s": rate, "repeats_s": seconds, "n": n, "calls_per_repeat": calls}
 
 
@@ -168,12 +209,15 @@ def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 10
     import mesa
     import numpy
 
-    progress(f"Mesa model: {mesa_models} runs x {repeats} repeats ...")
-    m = time_mesa(mesa_models, repeats)
+    reference_kernel()  # warm-up
+    ref: dict[str, list[float]] = {"mesa": [], "ensemble": []}
+    progress(f"Mesa model: {mesa_models} runs x {repeats} repeats (each followed by the reference kernel) ...")
+    m = time_mesa(mesa_models, repeats, ref["mesa"])
     ens = {}
     for n, calls in ((1, 50), (100, 5), (10_000, 1)):
         progress(f"ensemble, N = {n:,}: {calls} call(s) x {repeats} repeats ...")
-        ens[n] = time_ensemble(n, repeats, calls)
+        ens[n] = time_ensemble(n, repeats, calls, ref["ensemble"] if n == 10_000 else None)
+    ref_rate = {k: 1.0 / statistics.median(v) for k, v in ref.items()}
     progress(f"the cost of each mechanism on trial: ensemble, N = {cost_n:,}, with it on ...")
     costs = time_mechanisms(cost_n, repeats)
     progress(f"peak memory of {memory_runs:,} ensemble runs (fresh process) ...")
@@ -188,6 +232,11 @@ def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 10
         "ensemble_runs_per_s_n100": ens[100]["runs_per_s"],
         "ensemble_runs_per_s_n10000": ens[10_000]["runs_per_s"],
         "ensemble_over_mesa": ens[10_000]["runs_per_s"] / m["runs_per_s"],
+        # rates per reference-kernel call per second, the kernel timed between the repeats of the same measure
+        "reference_version": REFERENCE_VERSION,
+        "reference_calls_per_s": statistics.median(ref["mesa"] + ref["ensemble"]) ** -1,
+        "mesa_per_reference": m["runs_per_s"] / ref_rate["mesa"],
+        "ensemble_per_reference": ens[10_000]["runs_per_s"] / ref_rate["ensemble"],
         "ensemble_peak_rss_mb": mem["peak_rss_mb"],
         "ensemble_memory_runs": memory_runs,
         "ensemble_memory_seconds": mem["seconds"],
@@ -215,6 +264,10 @@ def format_table(r: dict) -> str:
         ("ensemble, N = 10,000", f"{r['ensemble_runs_per_s_n10000']:,.0f} runs/s",
          f">= {t['ensemble_runs_per_s']:,.0f} runs/s", ok(r["ensemble_runs_per_s"] >= t["ensemble_runs_per_s"])),
         ("ensemble / Mesa (N = 10,000)", f"{r['ensemble_over_mesa']:,.0f} x", "", ""),
+        (f"reference kernel v{r['reference_version']} (machine speed)", f"{r['reference_calls_per_s']:,.1f} calls/s",
+         "", ""),
+        ("Mesa runs per reference call", f"{r['mesa_per_reference']:,.2f}", "", ""),
+        ("ensemble runs per reference call", f"{r['ensemble_per_reference']:,.0f}", "", ""),
         (f"peak RSS, {r['ensemble_memory_runs']:,} ensemble runs", f"{r['ensemble_peak_rss_mb']:,.0f} MB",
          f"< {t['ensemble_peak_rss_mb']:,.0f} MB", ok(r["ensemble_peak_rss_mb"] < t["ensemble_peak_rss_mb"])),
         (f"memory growth, {r['mesa_memory_models']:,} Mesa models", f"{r['mesa_memory_growth_mb']:+.1f} MB",

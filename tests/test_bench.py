@@ -22,5 +22,24 @@ def test_benchmark_reports_every_figure(tmp_path):
     trial = [k for k in r["mechanism_runs_per_s"] if k not in ("defaults", "all")]
     assert {"supply_stocks", "commando_reserve", "negotiated_handover"} <= set(trial)
     assert all(f"  {name} " in table for name in trial) and "% time per run" in table
+    assert r["reference_calls_per_s"] > 0 and r["ensemble_per_reference"] > 0 and r["mesa_per_reference"] > 0
+    assert "reference kernel v1" in table and "ensemble runs per reference call" in table
     write_json(tmp_path / "bench.json", r)
     assert json.loads((tmp_path / "bench.json").read_text())["ensemble_runs_per_s"] == r["ensemble_runs_per_s"]
+
+
+# The source of reference kernel v1, as first shipped. Changing the kernel silently would make every ratio quoted
+# against it meaningless: a changed kernel must come with a new REFERENCE_VERSION (and a new hash here).
+REFERENCE_SOURCES = {1: "279469b47438c6be15ed60aa5aa560d70eec07385dc82477695132a05656bea7"}
+
+
+def test_the_reference_kernel_is_frozen_per_version_and_deterministic():
+    import hashlib
+    import inspect
+
+    from sim import bench
+
+    source = hashlib.sha256(inspect.getsource(bench.reference_kernel).encode()).hexdigest()
+    assert REFERENCE_SOURCES.get(bench.REFERENCE_VERSION) == source, "changed the kernel: bump REFERENCE_VERSION"
+    held = bench.reference_kernel(n=50)
+    assert held == bench.reference_kernel(n=50) and 0 < held < 50 * 34
