@@ -333,27 +333,6 @@ def abc_rejection(scenario: Scenario, executor, n_samples: int, accept: float, r
     return x, losses, losses <= threshold
 
 
-def abc_figure(names, samples: np.ndarray, accepted: np.ndarray, title: str):
-    """Marginals of the accepted samples against the prior, one panel per parameter."""
-    import matplotlib.pyplot as plt
-
-    cols = 6
-    rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
-    for k, name in enumerate(names):
-        ax = axes[k // cols][k % cols]
-        ax.hist(samples[:, k], bins=20, color="0.8", density=True, label="prior")
-        ax.hist(samples[accepted, k], bins=20, color="tab:blue", alpha=0.7, density=True, label="accepted")
-        ax.set_xlabel(name, fontsize=8)
-        ax.tick_params(labelsize=7)
-    for k in range(len(names), rows * cols):
-        axes[k // cols][k % cols].axis("off")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig, axes
-
-
 def _run(scenario: Scenario, params: Params, replicates: int, seed: int, world: World):
     return run_ensemble(params, replicates, seed, scenario.start, scenario.end, world,
                         interventions=scenario.events, initial=scenario.initial, daily=False)
@@ -423,8 +402,10 @@ def abc_posterior(scenario: Scenario, executor, out: Path, n_samples: int, accep
                                               progress=progress, data_dir=data_dir)
     cols = {n: samples[:, k] for k, n in enumerate(CALIBRATED)}
     store._atomic_parquet(pa.table({**cols, "loss": losses, "accepted": accepted}), out / "abc_samples.parquet")
-    fig, _ = abc_figure(CALIBRATED, samples, accepted,
-                        f"ABC rejection: {int(accepted.sum())} of {n_samples} prior samples accepted")
+    from .plots import abc_marginals  # the same figure `plot` redraws from abc_samples.parquet
+
+    fig, _ = abc_marginals(list(CALIBRATED), samples, accepted, f"ABC rejection: {int(accepted.sum())} of "
+                           f"{n_samples} prior samples accepted (those closest to the record)")
     folders.save_figure(fig, out / "abc.png", dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
 

@@ -405,40 +405,6 @@ def metric_distributions(per_run: dict[str, np.ndarray], nulls: dict[str, dict[s
     return fig, axes
 
 
-def scenario_comparison(names: list[str], kabul_days: list[np.ndarray], held_aug31: list[np.ndarray],
-                        end_day: int, observed_kabul: int, title: str):
-    """Kabul's fall date and the capitals held on 31 August, scenario by scenario, side by side."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 0.5 * len(names) + 2.5), sharey=True)
-    y = np.arange(len(names))[::-1]
-    for row, kd, held in zip(y, kabul_days, held_aug31):
-        q = np.percentile(kd, [10, 25, 50, 75, 90])
-        a1.plot(mdates.date2num(_dates(q[[0, 4]])), [row, row], color="tab:blue", lw=1.2)
-        a1.plot(mdates.date2num(_dates(q[[1, 3]])), [row, row], color="tab:blue", lw=6, alpha=0.6)
-        a1.plot(mdates.date2num(_dates([q[2]])), [row], "o", color="tab:blue")
-        h = np.percentile(held, [10, 25, 50, 75, 90])
-        a2.plot(h[[0, 4]], [row, row], color="tab:orange", lw=1.2)
-        a2.plot(h[[1, 3]], [row, row], color="tab:orange", lw=6, alpha=0.6)
-        a2.plot([held.mean()], [row], "D", color="tab:orange")
-    a1.axvline(mdates.date2num(np.datetime64(day_date(observed_kabul))), color="tab:red", lw=2,
-               label="observed (15 Aug)")
-    a1.axvline(mdates.date2num(np.datetime64(day_date(end_day))), color="grey", lw=0.8, ls=":",
-               label="end of the run (right of it: held)")
-    a1.set_yticks(y)
-    a1.set_yticklabels(names)
-    a1.xaxis_date()
-    _date_axis(a1)
-    a1.set_xlabel("Kabul's fall date (2021): median, 25-75 %, 10-90 %")
-    a1.legend(fontsize=8)
-    a2.axvline(1, color="tab:red", lw=2, label="observed (Panjshir)")
-    a2.set_xlabel("capitals held on 31 August: mean (diamond), 25-75 %, 10-90 %")
-    a2.legend(fontsize=8)
-    for ax in (a1, a2):
-        ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig, (a1, a2)
-
-
 def parameter_bins(v: np.ndarray, bins: int = 5, max_exact: int = 12) -> tuple[list[str], np.ndarray]:
     """Cells of a swept parameter: its values when there are few (a grid), else `bins` bins of equal count (a
     design). Returns the cell labels (values to 3 significant digits, or '(lo, hi]' bins) and each point's cell."""
