@@ -440,7 +440,7 @@ def cmd_run(args) -> int:
         scenario = scenario.replace(params=_with_settings(scenario, settings))
     if args.engine == "mesa" and args.chunk_size not in (None, 1):
         raise UserError("--chunk-size applies to the ensemble engine; the Mesa engine runs one model per seed")
-    changes = json.loads(to_json(variant(as_filed, scenario)))
+    changes = json.loads(to_json(variant(as_filed, scenario, args.engine, args.chunk_size)))
     # A variant gets a folder of its own by default (results/baseline-start-2021-08-12), never the file's run's.
     out = args.out if args.out is not None else RESULTS / variant_folder_name(scenario.name, changes)
     what = f"--runs {scenario.replicates:,}" if args.runs else f"{scenario.path}: key 'replicates' ({scenario.replicates:,})"

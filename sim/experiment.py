@@ -45,10 +45,12 @@ def run_scenario(scenario: Scenario, world: World, engine: str = "ensemble", chu
 
 
 # ------------------------------------------------------------------------------------------ command-line variants
-def variant(file_scenario: Scenario, scenario: Scenario) -> dict[str, list]:
+def variant(file_scenario: Scenario, scenario: Scenario, engine: str = "ensemble",
+            chunk_size: int | None = None) -> dict[str, list]:
     """What the command line changed from the scenario file: {key: [as in the file, as run]}, in a fixed order.
-    Keys: start, runs, seed and each parameter set with --set. The engine and chunk size are not part of it: they
-    give the same results for the same seed."""
+    Keys: start, runs, seed, each parameter set with --set, and the engine and chunk size when not the defaults:
+    both decide which random numbers each run draws (the seeds are spawned per chunk), so they change the runs,
+    though not their distribution."""
     changes = {}
     for key, attr in (("start", "start"), ("runs", "replicates"), ("seed", "seed")):
         a, b = getattr(file_scenario, attr), getattr(scenario, attr)
@@ -58,6 +60,10 @@ def variant(file_scenario: Scenario, scenario: Scenario) -> dict[str, list]:
     was, now = file_scenario.params.to_dict(), scenario.params.to_dict()
     for name in sorted(k for k in now if now[k] != was[k]):
         changes[name] = [was[name], now[name]]
+    if engine != "ensemble":
+        changes["engine"] = ["ensemble", engine]
+    if chunk_size is not None and chunk_size != DEFAULT_CHUNK and engine == "ensemble":
+        changes["chunk"] = [DEFAULT_CHUNK, int(chunk_size)]
     return changes
 
 

@@ -34,6 +34,10 @@ def test_a_variant_names_what_changed():
     assert variant_folder_name("baseline", changes) == "baseline-start-2021-08-12-runs-50-cascade_neighbour-0.1"
     assert describe_variant(changes).startswith("start 2021-05-01 -> 2021-08-12, runs 1,000 -> 50")
     assert variant(base, base) == {} and variant_folder_name("baseline", {}) == "baseline"
+    # the engine and the chunk size decide which random numbers each run draws: a variant too
+    assert variant(base, base, "mesa") == {"engine": ["ensemble", "mesa"]}
+    assert variant_folder_name("baseline", variant(base, base, chunk_size=5)) == "baseline-chunk-5"
+    assert variant(base, base, chunk_size=1000) == {}  # the default chunk
     assert Params().cascade_neighbour != 0.1  # else the test above would not change anything
 
 
