@@ -26,10 +26,8 @@ its chunk (chunk_size, or what is left for the last one): `Results.replay(i)` do
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,36 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .params import Params, ParamsError
+from .params import Params, ParamsError, check_names, params_with  # noqa: F401 (re-exported)
+from .scenario import MAX_SEED
 
 ENGINES = ("ensemble", "mesa")
-MAX_SEED = 2**63 - 1
-
-
-def check_names(given) -> None:
-    """Raise ParamsError if any of `given` is not a Params field, naming the closest fields for each."""
-    names = Params.names()
-    unknown = [k for k in given if k not in names]
-    if unknown:
-        hints = []
-        for k in unknown:
-            close = difflib.get_close_matches(str(k), names, n=3, cutoff=0.6)
-            hints.append(f"{k!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
-        raise ParamsError(f"unknown parameter(s) {', '.join(hints)}; `python run.py params` lists all {len(names)}")
-
-
-def params_with(params: Params | Mapping | None, overrides: Mapping) -> Params:
-    """`params` (a Params, a mapping of Params fields, or None for the defaults) with `overrides` applied, checked
-    by Params itself. An unknown name raises ParamsError naming the closest fields."""
-    check_names(overrides)
-    if params is None:
-        params = Params()
-    elif isinstance(params, Mapping):
-        params = Params.from_dict(dict(params))
-    elif not isinstance(params, Params):
-        raise TypeError(f"params must be a Params, a mapping of parameter names to values, or None; got "
-                        f"{type(params).__name__}")
-    return params.replace(**overrides) if overrides else params
 
 
 def _whole(name: str, value, lo: int, hi: int) -> int:

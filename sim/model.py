@@ -33,7 +33,8 @@ from .agents import AirSupportAgent, GarrisonAgent, ProvinceAgent, RoadLinkAgent
 from .data import WINDOW_FIRST
 from .ensemble import DEFAULT_END
 from .interventions import compile_schedule
-from .api import MAX_SEED, params_with
+from .params import params_with
+from .scenario import MAX_SEED
 from .params import Params
 from .progress import progress_bar
 from .rules import NOT_FALLEN, advance_day, make_drivers

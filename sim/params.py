@@ -16,6 +16,8 @@ a record.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -563,3 +565,30 @@ TUNED_2021 = dict(
     siege_morale_rate=0.005, cascade_national=0.019, cascade_neighbour=0.09, surrender_threshold=0.16,
     surrender_rate=0.27, prisoners_per_capital=170.0, prisoner_join_share=0.5, post_kabul_surrender_rate=0.6,
     holdout_assault_factor=0.3)
+
+
+# --------------------------------------------------------------------------------- names given by a user
+def check_names(given) -> None:
+    """Raise ParamsError if any of `given` is not a Params field, naming the closest fields for each."""
+    names = Params.names()
+    unknown = [k for k in given if k not in names]
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(str(k), names, n=3, cutoff=0.6)
+            hints.append(f"{k!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+        raise ParamsError(f"unknown parameter(s) {', '.join(hints)}; `python run.py params` lists all {len(names)}")
+
+
+def params_with(params: Params | Mapping | None, overrides: Mapping) -> Params:
+    """`params` (a Params, a mapping of Params fields, or None for the defaults) with `overrides` applied, checked
+    by Params itself. An unknown name raises ParamsError naming the closest fields."""
+    check_names(overrides)
+    if params is None:
+        params = Params()
+    elif isinstance(params, Mapping):
+        params = Params.from_dict(dict(params))
+    elif not isinstance(params, Params):
+        raise TypeError(f"params must be a Params, a mapping of parameter names to values, or None; got "
+                        f"{type(params).__name__}")
+    return params.replace(**overrides) if overrides else params

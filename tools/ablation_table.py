@@ -61,17 +61,16 @@ def pattern_row(folder: Path) -> str:
     return f"| {folder.name} | " + " | ".join(cells) + " |"
 
 
-def patterns(argv: list[str]) -> int:
-    print("| run results | tau-b (median dates) | CRPS (days) | curve gap (capitals) | district share error "
-          "| fighting / negotiated / surrender per run | manner log-lik. | Bazarak held after Kabul | pairs right "
-          "| Kabul (days) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def table(argv: list[str], header: str, columns: int, needed: str, command: str, make_row) -> int:
+    """Print a Markdown table, one row per results folder; a folder without `needed` stops with one message."""
+    print(header)
+    print("|---" * columns + "|")
     for name in argv:
         folder = Path(name)
-        if not (folder / "metrics.json").is_file():
-            print(f"error: {folder}: no metrics.json (run python run.py run first)", file=sys.stderr)
+        if not (folder / needed).is_file():
+            print(f"error: {folder}: no {needed} (run python run.py {command} first)", file=sys.stderr)
             return 2
-        print(pattern_row(folder))
+        print(make_row(folder))
     return 0
 
 
@@ -80,17 +79,12 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     if argv[0] == "--patterns":
-        return patterns(argv[1:])
-    print("| validate results | prior: tau-b minus best null | prior: MAE (days) | calibrated: tau-b minus best null "
-          "| calibrated: MAE (days) | calibrated Kabul from 1 Jul | from 10 Aug |")
-    print("|---|---|---|---|---|---|---|")
-    for name in argv:
-        folder = Path(name)
-        if not (folder / "validation.json").is_file():
-            print(f"error: {folder}: no validation.json (run python run.py validate first)", file=sys.stderr)
-            return 2
-        print(row(folder))
-    return 0
+        return table(argv[1:], "| run results | tau-b (median dates) | CRPS (days) | curve gap (capitals) "
+                     "| district share error | fighting / negotiated / surrender per run | manner log-lik. "
+                     "| Bazarak held after Kabul | pairs right | Kabul (days) |", 10, "metrics.json", "run", pattern_row)
+    return table(argv, "| validate results | prior: tau-b minus best null | prior: MAE (days) | calibrated: tau-b "
+                 "minus best null | calibrated: MAE (days) | calibrated Kabul from 1 Jul | from 10 Aug |", 7,
+                 "validation.json", "validate", row)
 
 
 if __name__ == "__main__":
