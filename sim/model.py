@@ -166,7 +166,7 @@ class TerritoryModel(mesa.Model):
         # `scenario` is Mesa 3.5's own (mesa.experimental.scenarios), which SolaraViz passes on reset to a model
         # taking **kwargs (this project's scenarios are TOML files): its rng seeds the run when no seed is given,
         # and it is kept as model.scenario, as Mesa does.
-        if rng is None and scenario is not None:
+        if rng is None and parameters.get("seed") is None and scenario is not None:
             rng = getattr(scenario, "rng", None)
         seed = resolve_seed(parameters.pop("seed", None), rng)
         params = params_with(params, parameters)

@@ -110,3 +110,5 @@ def test_mesa_s_own_scenario_object_is_accepted_as_solaraviz_passes_it_on_reset(
     m = TerritoryModel(scenario=scenarios.Scenario(rng=5), cascade_neighbour=0.1)
     assert m.seed == 5 and m.scenario.rng == 5
     assert m.run() == TerritoryModel(seed=5, cascade_neighbour=0.1).run()
+    # a seed given beside it wins (as a reset with a typed seed does), rather than clashing with the scenario's rng
+    assert TerritoryModel(scenario=scenarios.Scenario(rng=5), seed=7).seed == 7
