@@ -21,7 +21,8 @@ from .data import WINDOW_FIRST
 from .params import Params
 from .progress import progress_bar
 from .interventions import compile_schedule
-from .rules import advance_day, make_drivers
+from .kernels import run_days
+from .rules import make_drivers
 from .seeding import InitialConditions, SeedingReport, observed_fall_days, seed_state, summarise
 from .world import World, day_date, day_index, default_world
 
@@ -126,18 +127,12 @@ def run_chunk(world: World, params: Params, n: int, chunk_seed: int, start_day: 
     rng = np.random.default_rng(int(chunk_seed))
     s, report = seed_state(world, params, drivers, n, start_day, initial, rng)
     n_days = end_day - start_day + 1
-    column = None if daily else {int(d): k for k, d in enumerate(kept_days(world, start_day, end_day, district_days))}
+    kept = None if daily else kept_days(world, start_day, end_day, district_days)
     held = np.empty((n, n_days), dtype=np.int16) if daily else None
-    share = np.empty((n, n_days if daily else len(column)), dtype=np.float32)
-    weights = (world.n_districts / world.n_districts.sum()).astype(np.float32)
-    for k, day in enumerate(range(start_day, end_day + 1)):
-        advance_day(s, world, params, drivers, day, rng)
-        if daily:
-            held[:, k] = np.count_nonzero(s.is_held, axis=1)
-            share[:, k] = s.control @ weights
-        elif day in column:
-            share[:, column[day]] = s.control @ weights
-        if on_day is not None:
+    share = np.empty((n, n_days if daily else len(kept)), dtype=np.float32)
+    run_days(s, world, params, drivers, start_day, end_day, held, share, kept)  # every day of every run, compiled
+    if on_day is not None:
+        for _ in range(n_days):
             on_day()
     return ChunkParts((s.fall_day, s.fall_how, held, share), report)
 

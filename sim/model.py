@@ -37,7 +37,8 @@ from .params import params_with
 from .scenario import MAX_SEED
 from .params import Params
 from .progress import progress_bar
-from .rules import NOT_FALLEN, advance_day, make_drivers
+from .kernels import advance_day
+from .rules import NOT_FALLEN, make_drivers
 from .seeding import InitialConditions, seed_state
 from .world import World, day_date, day_index, default_world
 
@@ -200,7 +201,7 @@ class TerritoryModel(mesa.Model):
         return day_date(self.day)
 
     def step(self) -> None:
-        advance_day(self.state, self.world, self.params, self.drivers, self.day, self.rng)
+        advance_day(self.state, self.world, self.params, self.drivers, self.day)
         self.day += 1
         if self.day > self.end_day:
             self.running = False  # before collecting: the last day's collection records the provinces

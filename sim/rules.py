@@ -1,9 +1,11 @@
-"""The mechanisms of the model, once, as functions over arrays with a leading replicate axis.
+"""The mechanisms of the model, as functions over arrays with a leading replicate axis: the readable reference.
 
-Every array in `State` has shape (N, ...) where N is the number of replicates advanced together: the Mesa model
-(sim/model.py) uses N = 1, the ensemble path (sim/ensemble.py) uses N in the thousands. There is no other copy of
-these rules. A rule reads the state, the fixed world, the parameters and the day's drivers, draws what it needs
-from the `rng` it is given, and updates the state in place. No Mesa, no I/O, no plotting.
+Every array in `State` has shape (N, ...) where N is the number of replicates advanced together. What runs is
+the compiled copy of these rules in sim/kernels.py (the ensemble hands it chunks of replicates, the Mesa model a
+chunk of one); tests/test_kernels.py holds the two to the same bits, from the same state with the same uniforms,
+for every switch and intervention, so this file is the specification the kernels are checked against and the
+place to read, change and test a rule first. A rule reads the state, the fixed world, the parameters and the
+day's drivers, takes the uniforms it is given, and updates the state in place. No Mesa, no I/O, no plotting.
 
 The order of one day (`advance_day`) is:
     0. apply_interventions   the scenario's one-off events of the day (reinforcements, morale shocks)
@@ -22,10 +24,7 @@ The model never reads observed fall dates: only sim/seeding.py does, to start a 
 capitals had fallen. `fall_chances` is the one computation of a capital's chance to fall on a day: resolve_sieges
 draws against it, and the spin-up of a seeded start scores the observed falls with it (`Drivers.seed_observe`).
 
-Speed: this is the hot path of every sweep, so state is float32 (half the memory traffic of float64, and more
-than enough for shares and troop counts), work that cannot change anything is skipped (no fall is possible
-before the campaign gate; the supply search runs only in replicates where a change can alter it), and
-expressions are written to avoid needless temporaries. Each such shortcut is commented where it is taken.
+State is float32 (half the memory traffic of float64, and more than enough for shares and troop counts).
 """
 
 from __future__ import annotations
@@ -35,8 +34,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .f32math import exp_f32, expm1_f32, pow_f32
 from .interventions import Schedule
 from .params import Params
+from .streams import chunk_key, replicate_keys, uniforms
 from .world import World
 
 F = np.float32  # dtype of every real-valued (N, ...) array
@@ -71,6 +72,7 @@ class State:
     stocks: np.ndarray  # days of supplies and pay each garrison holds (mechanism 10, supply_stocks)
     commandos: np.ndarray  # (N,) strength of the national commando reserve (mechanism 12, commando_reserve)
     commando_at: np.ndarray  # (N,) capital the reserve defends today, -1 when none is besieged
+    stream: np.ndarray  # (N,) uint64 key of each replicate's random stream (sim/streams.py), tied to its slot
 
     @property
     def n(self) -> int:
@@ -185,16 +187,19 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
     been observed by a later start date; this is the only way observed fall dates enter a run.
 
     Each replicate draws its multiplier on the district hazard, exp(rural_rate_spread x z), one standard normal z
-    from `rng` (n draws whatever the spread, so the draws after them do not depend on it); without an rng
-    (hand-built cases) every multiplier is 1.
+    from `rng` (n draws whatever the spread, so the draws after them do not depend on it), then one 64-bit draw
+    keys the replicates' daily streams (sim/streams.py); without an rng (hand-built cases) every multiplier is 1
+    and the key is 0.
     """
     n_p, n_e = world.n_provinces, world.n_roads
     tile = lambda row: np.broadcast_to(np.asarray(row, dtype=F), (n, n_p)).copy()  # noqa: E731
     # Morale on the morning of start_day carries the withdrawal's toll up to the day before.
     morale_start = drivers.morale0 - F(drivers.morale_drop[max(start_day - 1, 0)])
     factor = np.ones(n, dtype=F)
+    key = np.uint64(0)
     if rng is not None:
         factor = np.exp(F(p.rural_rate_spread) * rng.standard_normal(n, dtype=F))
+        key = chunk_key(rng)
     return State(
         control=tile(drivers.control0),
         is_held=np.ones((n, n_p), dtype=bool),
@@ -215,10 +220,31 @@ def initial_state(world: World, p: Params, drivers: Drivers, n: int, start_day: 
         stocks=np.full((n, n_p), p.stock_days, dtype=F),
         commandos=np.full(n, p.commando_strength, dtype=F),
         commando_at=np.full(n, -1, dtype=np.int16),
+        stream=replicate_keys(key, n),
     )
 
 
 # --------------------------------------------------------------------------------------------------- the rules
+# Sums run in a fixed order (ordered_sum, neighbour_mean) and exp, expm1 and power are sim/f32math.py's, so
+# that the compiled kernels (sim/kernels.py), which add in the same order and call the same functions, give the
+# same bits: numpy's matrix products and pairwise sums add in an order of their own.
+
+
+def ordered_sum(x: np.ndarray) -> np.ndarray:
+    """(N,) the sum of each row of x, its columns added left to right."""
+    total = np.zeros(x.shape[0], dtype=x.dtype)
+    for k in range(x.shape[1]):
+        total += x[:, k]
+    return total
+
+
+def neighbour_mean(x: np.ndarray, world: World) -> np.ndarray:
+    """(N, P) the mean of x (N, P, non-negative) over each province's neighbours, added in world.neighbour_table's
+    order."""
+    total = np.zeros_like(x)
+    for k in range(world.neighbour_table.shape[1]):
+        total += x[:, world.neighbour_table[:, k]] * (k < world.neighbour_count)
+    return total / world.degree
 
 
 def allocate_effort(s: State, world: World, p: Params, d: Drivers) -> None:
@@ -228,11 +254,10 @@ def allocate_effort(s: State, world: World, p: Params, d: Drivers) -> None:
     log-attractiveness: the static preferences (the non-Pashtun north, border crossings, avoiding the Pakistan
     east, the 2001 hold-outs) plus momentum, the ground already held.
     """
-    w = np.multiply(s.control, F(p.target_momentum_weight))
-    np.exp(w, out=w)
+    w = exp_f32(np.multiply(s.control, F(p.target_momentum_weight)))
     w *= d.target_weight
     w *= s.is_held
-    total = w.sum(axis=1)
+    total = ordered_sum(w)
     total[total == 0] = 1.0  # nothing left to take
     np.multiply(w, (s.taliban / total)[:, None], out=s.effort)
 
@@ -296,17 +321,17 @@ def expand_rural_control(s: State, world: World, p: Params, d: Drivers, day: int
     if not p.rural_expansion:
         return
     hazard = np.multiply(s.effort, d.effort_scale)
-    neighbours = s.control @ world.neighbour_mean
+    neighbours = neighbour_mean(s.control, world)
     neighbours *= F(p.rural_neighbour_boost)
     neighbours += F(1.0)
     hazard *= neighbours
     weakness = np.subtract(F(1.0), s.morale)
-    np.power(weakness, F(p.rural_morale_exponent), out=weakness)
+    weakness = pow_f32(weakness, F(p.rural_morale_exponent))
     hazard *= weakness
     hazard *= (s.rural_factor * F(-p.rural_rate))[:, None]
     if d.schedule.ceasefire is not None:
         hazard *= ~d.schedule.ceasefire[day]  # no district falls where a ceasefire holds
-    np.expm1(hazard, out=hazard)  # now -(1 - exp(-h))
+    hazard = expm1_f32(hazard)  # now -(1 - exp(-h))
     # While the capital holds, its own district and approaches stay contested: control saturates at the cap.
     # A fallen province's control is 1, above the cap, so its room is 0.
     room = np.subtract(F(p.held_capital_control_cap), s.control)
@@ -339,7 +364,7 @@ def cut_roads(s: State, world: World, p: Params, d: Drivers, day: int, u: np.nda
     ca, cb = ends[:, :world.n_roads], ends[:, world.n_roads:]
     exposure = ca * cb
     exposure *= -d.road_cut_hazard
-    np.expm1(exposure, out=exposure)  # -(chance of a cut)
+    exposure = expm1_f32(exposure)  # -(chance of a cut)
     cut = s.is_road_open & (u < -exposure)
     # Reopening: the government's share of the country at both ends.
     np.subtract(F(1.0), ca, out=ca)
@@ -505,7 +530,7 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
         may_give_up = ~(holdout & centre_fallen)
     if p.morale_cascade:
         # Giving up needs someone to give up to: a besieged, cut-off or encircled garrison.
-        fallen_next_door = (~s.is_held).astype(F) @ world.neighbour_mean
+        fallen_next_door = neighbour_mean((~s.is_held).astype(F), world)
         pressed = s.is_besieged | (fallen_next_door >= p.encircled_share)
         if p.supply_isolation:
             pressed |= ~s.is_supplied
@@ -523,9 +548,9 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
         # Mechanism 9: elders broker a hand-over; more likely the more of the surroundings the Taliban hold, the
         # further the withdrawal, the more neighbours already fallen; less where a power broker stands.
         held_around = np.minimum(s.control / F(p.held_capital_control_cap), F(1.0))
-        p_deal = held_around ** F(p.deal_control_exponent)
+        p_deal = pow_f32(held_around, F(p.deal_control_exponent))
         p_deal *= F(p.deal_rate * d.progress[day])
-        fallen_next_door = (~s.is_held).astype(F) @ world.neighbour_mean
+        fallen_next_door = neighbour_mean((~s.is_held).astype(F), world)
         p_deal *= F(1.0) + F(p.deal_contagion) * fallen_next_door
         p_deal *= (1.0 - p.deal_broker_reduction * world.has_power_broker).astype(F)
         p_deal *= s.is_held & ~holdout
@@ -618,19 +643,21 @@ def recruit(s: State, p: Params) -> None:
     s.taliban *= F(1.0 + p.taliban_recruitment_rate)
 
 
-def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, rng: np.random.Generator):
+def advance_day(s: State, world: World, p: Params, d: Drivers, day: int, u=None):
     """One day of the model for every replicate in `s`. Returns the (N, P) mask of capitals that fell today,
     or None on days before the campaign gate (no capital can fall then).
 
-    The uniform draws are made in one block of fixed shape: per province one for rural gains, per road one for
-    cuts and reopenings, and, from the campaign gate on, per capital one for its fall.
+    `u` is the day's uniforms, (N, 2P + E) float32: per province one for rural gains, per road one for cuts and
+    reopenings, per capital one for its fall. None takes them from the replicates' own streams, as the
+    compiled rules do (sim/streams.py); a numpy Generator draws them from it (hand-built cases).
     """
     n, n_p, n_e = s.n, world.n_provinces, world.n_roads
-    campaign = bool(d.is_campaign_open[day])
-    u = rng.random(n * (n_p + n_e + (n_p if campaign else 0)), dtype=F)  # one draw, cut into contiguous blocks
-    u_rural = u[:n * n_p].reshape(n, n_p)
-    u_road = u[n * n_p:n * (n_p + n_e)].reshape(n, n_e)
-    u_fall = u[n * (n_p + n_e):].reshape(n, n_p) if campaign else None
+    n_slots = 2 * n_p + n_e
+    if u is None:
+        u = uniforms(s.stream, day, n_slots)
+    elif isinstance(u, np.random.Generator):
+        u = u.random((n, n_slots), dtype=F)
+    u_rural, u_road, u_fall = u[:, :n_p], u[:, n_p:n_p + n_e], u[:, n_p + n_e:]
 
     # The withdrawal erodes morale day by day (the increment since yesterday).
     if day > 0:

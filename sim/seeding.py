@@ -40,7 +40,8 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from .params import Params
-from .rules import NOT_FALLEN, SEEDED, Drivers, State, advance_day, apply_falls, initial_state
+from .kernels import advance_day, apply_falls
+from .rules import NOT_FALLEN, SEEDED, Drivers, State, initial_state
 from .world import World, day_index
 
 DEFAULT_DISTRICT_TOTAL = 407  # LWJ's denominator in 2021 where a figure gives none (data/README.md)
@@ -206,8 +207,10 @@ def systematic_resample(w: np.ndarray, u: float) -> np.ndarray:
 
 
 def take(s: State, idx: np.ndarray) -> State:
-    """The replicates idx of s: every field with the same index, so a replicate's state stays whole."""
-    return State(**{f.name: getattr(s, f.name)[idx] for f in fields(s)})
+    """The replicates idx of s: every field with the same index, so a replicate's state stays whole, except the
+    random stream, which stays with its slot: two copies of one replicate must not draw the same future."""
+    return State(**{f.name: getattr(s, f.name) if f.name == "stream" else getattr(s, f.name)[idx]
+                    for f in fields(s)})
 
 
 def seed_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int,
@@ -230,7 +233,7 @@ def seed_state(world: World, p: Params, drivers: Drivers, n: int, start_day: int
         weights = (world.n_districts / world.n_districts.sum()).astype(np.float32)
         spin_up = replace(drivers, seed_fall_days=fall_days, seed_until=start_day, seed_observe=like.falls)
         for day in range(start_day):
-            advance_day(s, world, p, spin_up, day, rng)
+            advance_day(s, world, p, spin_up, day)
             if day in figures:
                 like.share(s.control @ weights, figures[day])
         beta, w = temper(like.log, MIN_ESS_SHARE * n)

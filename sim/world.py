@@ -117,6 +117,12 @@ class World:
     surrounded_feb_2021: np.ndarray
     adjacency: np.ndarray  # (P, P) 0/1, float32
     neighbour_mean: np.ndarray  # (P, P) float32: x @ neighbour_mean is the mean of x over each province's neighbours
+    # The same neighbours as a table, for sums in a fixed order (rules.neighbour_mean and sim/kernels.py add in
+    # this order, so that both give the same bits): row i lists i's neighbours ascending, padded with 0.
+    neighbour_table: np.ndarray  # (P, max degree) int64
+    neighbour_count: np.ndarray  # (P,) int64
+    neighbour_edge: np.ndarray  # (P, max degree) int64: the road link to each neighbour in neighbour_table
+    degree: np.ndarray  # (P,) float32, the same counts
     # roads (E,)
     link_ids: tuple[str, ...]
     edge_a: np.ndarray
@@ -206,6 +212,7 @@ def build_world(record: Record) -> World:
         surrounded_feb_2021=flag(lambda c: c.surrounded_feb_2021),
         adjacency=adjacency.astype(np.float32),
         neighbour_mean=(adjacency / adjacency.sum(axis=0)).astype(np.float32),
+        **_neighbour_table(adjacency, edge_a, edge_b),
         link_ids=tuple(r.link_id for r in record.roads),
         edge_a=edge_a,
         edge_b=edge_b,
@@ -220,6 +227,20 @@ def build_world(record: Record) -> World:
                                      for c in cov]),
         shake_up_day=min((day_index(e.on) for e in record.events_of("security_chiefs_replaced")), default=None),
     )
+
+
+def _neighbour_table(adjacency: np.ndarray, edge_a: np.ndarray, edge_b: np.ndarray) -> dict:
+    rows = [np.flatnonzero(row) for row in adjacency]
+    count = np.array([len(r) for r in rows], dtype=np.int64)
+    table = np.zeros((len(rows), max(1, int(count.max(initial=0)))), dtype=np.int64)
+    edge = np.zeros_like(table)
+    link = {(int(a), int(b)): e for e, (a, b) in enumerate(zip(edge_a, edge_b))}
+    link |= {(b, a): e for (a, b), e in link.items()}
+    for i, r in enumerate(rows):
+        table[i, :len(r)] = r
+        edge[i, :len(r)] = [link[i, int(j)] for j in r]
+    return {"neighbour_table": table, "neighbour_count": count, "neighbour_edge": edge,
+            "degree": count.astype(np.float32)}
 
 
 def _neighbour_bits(edge_a: np.ndarray, edge_b: np.ndarray, n_p: int) -> np.ndarray:

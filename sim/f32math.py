@@ -1,0 +1,119 @@
+"""exp, expm1 and power for float32 arguments, written out so that they compile to SIMD code and give the same
+bits wherever they are called: in the compiled rules (sim/kernels.py) and, through the ufuncs at the bottom, in
+the numpy reference rules (sim/rules.py).
+
+Why not numpy's or the C library's: numpy's float32 exp/expm1 are its own SIMD code and the C library's are
+others (they disagree with each other in the last bit for about half of all arguments, measured), and a call to
+the C library cannot be vectorised by the compiler. A rule that compares a uniform with a chance computed by one
+and replays it with the other would, rarely, decide differently. These functions work in float64 on a float32
+argument and round once at the end: the float64 error (below 1e-13 relative) is far below half a float32 unit,
+so the result is the correctly rounded value except in rare double-rounding cases, identically everywhere.
+
+No fastmath anywhere (it would let the compiler reorder the arithmetic differently in different loops).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, vectorize
+
+from .jitcache import stamp_caches
+
+F = np.float32
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+
+_INV_LN2 = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (fdlibm): k x LN2_HI is exact for |k| < 2^20
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT_HALF = 0.7071067811865476
+
+
+@njit(**_JIT)
+def exp64(x: float) -> float:
+    """e^x in float64 to about 1e-15 relative; x is clamped to [-700, 700] (below: about 1e-304; the rules'
+    arguments are small)."""
+    x = min(max(x, -700.0), 700.0)
+    k = np.floor(x * _INV_LN2 + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln2 / 2
+    # Taylor to r^12: the first term left out, (ln2/2)^13 / 13!, is 1e-16 relative.
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    scale = np.int64((np.int64(k) + 1023) << 52).view(np.float64)  # 2^k built from its exponent bits
+    return p * scale
+
+
+@njit(**_JIT)
+def log64(x: float) -> float:
+    """ln x in float64 to about 1e-15 absolute, for normal x > 0 (no checks: the rules' arguments are shares)."""
+    bits = np.float64(x).view(np.int64)
+    e = (bits >> 52) - 1023
+    m = np.int64((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)  # mantissa in [1, 2)
+    big = m > 2.0 * _SQRT_HALF
+    m = m * 0.5 if big else m  # now in [sqrt(1/2), sqrt(2)]
+    e = e + 1 if big else e
+    s = (m - 1.0) / (m + 1.0)  # ln m = 2 atanh s, |s| <= 0.172
+    s2 = s * s
+    # 2 (s + s^3/3 + ... + s^17/17): the next term, 2 s^19 / 19, is below 3e-16.
+    q = 1.0 / 17.0
+    q = q * s2 + 1.0 / 15.0
+    q = q * s2 + 1.0 / 13.0
+    q = q * s2 + 1.0 / 11.0
+    q = q * s2 + 1.0 / 9.0
+    q = q * s2 + 1.0 / 7.0
+    q = q * s2 + 1.0 / 5.0
+    q = q * s2 + 1.0 / 3.0
+    q = q * s2 + 1.0
+    return 2.0 * s * q + e * _LN2_HI + e * _LN2_LO
+
+
+@njit(**_JIT)
+def exp32(x):
+    """e^x of a float32, correctly rounded to float32 but for rare double roundings."""
+    return F(exp64(np.float64(x)))
+
+
+@njit(**_JIT)
+def expm1_32(x):
+    """e^x - 1 of a float32 without losing the small values: for |x| < 1e-5 the series x + x^2/2 + x^3/6
+    (its error, x^4/24, is 1e-21 relative), above it e^x - 1 (error 1e-16 / |x| < 1e-11 relative)."""
+    d = np.float64(x)
+    small = d + d * d * (0.5 + d * (1.0 / 6.0))
+    return F(small if abs(d) < 1e-5 else exp64(d) - 1.0)
+
+
+@njit(**_JIT)
+def pow32(x, y):
+    """x^y of float32 x >= 0 and y >= 0 (a share raised to an exponent): 0^y is 0 (1 for y = 0), else e^(y ln x)."""
+    d = np.float64(x)
+    r = exp64(np.float64(y) * log64(d if d > 1e-300 else 1e-300))  # at x = 0: e^(-690 y), 1 for y = 0
+    return F(r if (d > 0.0) | (y == 0.0) else 0.0)
+
+
+# The same functions as numpy ufuncs, for the reference rules: the ufunc loop calls the very functions above.
+@vectorize(["float32(float32)"], cache=True)
+def exp_f32(x):
+    return exp32(x)
+
+
+@vectorize(["float32(float32)"], cache=True)
+def expm1_f32(x):
+    return expm1_32(x)
+
+
+@vectorize(["float32(float32, float32)"], cache=True)
+def pow_f32(x, y):
+    return pow32(x, y)
+
+
+stamp_caches(globals())  # an edit of any file the compiled rules are built from recompiles them

@@ -1,0 +1,153 @@
+"""The compiled rules (sim/kernels.py) are the reference rules (sim/rules.py), bit for bit; their math and their
+random streams are what they claim; an edit of any source they are built from is recompiled, not served stale."""
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from sim import kernels, rules
+from sim.f32math import exp_f32, expm1_f32, pow_f32
+from sim.interventions import Intervention, compile_schedule
+from sim.params import Params
+from sim.rules import NOT_FALLEN, initial_state, make_drivers
+from sim.seeding import observed_fall_days
+from sim.streams import replicate_keys, uniforms
+from sim.world import day_index
+
+F = np.float32
+SWITCHES = [f.name for f in dataclasses.fields(Params) if f.metadata.get("group") == "switches"]
+
+
+def ev(kind, on, **args):
+    return Intervention(kind=kind, on=dt.date.fromisoformat(on), args=tuple(args.items()))
+
+
+EVERY_KIND = (
+    ev("us_air_support", "2021-07-10", share=0.3),
+    ev("contractors", "2021-06-01", share=0.5),
+    ev("reinforce", "2021-08-01", province="Kandahar", troops=3000),
+    ev("road", "2021-07-01", link="maidan_shar-ghazni", action="hold", until=dt.date(2021, 8, 10)),
+    ev("road", "2021-07-15", link="kandahar-lashkar_gah", action="cut"),
+    ev("morale_shock", "2021-07-20", province="all", amount=0.05),
+    ev("morale_shock", "2021-08-02", province="Balkh", amount=-0.1),
+    ev("withdrawal_pace", "2021-06-01", pace=0.7),
+    ev("ceasefire", "2021-07-20", province="Herat", until=dt.date(2021, 7, 30)),
+)
+
+
+def same_run(world, p, schedule=None, n=48, seed=7, d=None):
+    """Run the reference and the kernels side by side from one state on the kernels' own uniforms; fail at the
+    first day on which any field of the state differs in any bit."""
+    d = d or make_drivers(world, p, schedule)
+    ref = initial_state(world, p, d, n, 0, np.random.default_rng(seed))
+    run = ref.copy()
+    n_slots = kernels.n_slots(world.n_provinces, world.n_roads)
+    for day in range(129):
+        falls_ref = rules.advance_day(ref, world, p, d, day, uniforms(ref.stream, day, n_slots))
+        falls_run = kernels.advance_day(run, world, p, d, day)
+        assert (falls_ref is None) == (falls_run is None), day
+        if falls_ref is not None:
+            assert np.array_equal(falls_ref, falls_run), day
+        for f in dataclasses.fields(ref):
+            a, b = getattr(ref, f.name), getattr(run, f.name)
+            assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8)), (day, f.name)
+    return ref
+
+
+def test_the_kernels_are_the_reference_rules_bit_for_bit(world):
+    s = same_run(world, Params())
+    assert (s.fall_day != NOT_FALLEN).sum() > 0.5 * s.fall_day.size  # the runs went through the whole campaign
+
+
+@pytest.mark.parametrize("switch", SWITCHES)
+def test_every_switch_flipped_still_matches(world, switch):
+    p = Params()
+    same_run(world, p.replace(**{switch: not getattr(p, switch)}), n=24)
+
+
+def test_every_intervention_and_every_trial_mechanism_matches(world):
+    p = Params().replace(**{s: True for s in SWITCHES})
+    same_run(world, p, compile_schedule(world, EVERY_KIND), n=32)
+
+
+def test_the_spin_up_of_a_seeded_start_matches(world):
+    p = Params()
+    start = day_index(dt.date(2021, 8, 10))
+    forced = np.where(observed_fall_days(world) < start, observed_fall_days(world), NOT_FALLEN).astype(np.int16)
+    d = dataclasses.replace(make_drivers(world, p), seed_fall_days=forced, seed_until=start)
+    s = same_run(world, p, d=d, n=24)
+    assert (s.fall_how == rules.SEEDED).any()
+
+
+def test_the_ensemble_and_the_one_day_kernel_give_the_same_runs(world):
+    """run_days (a whole run at a time) and advance_day (a day at a time) are the same rules."""
+    p = Params()
+    d = make_drivers(world, p)
+    a = initial_state(world, p, d, 20, 0, np.random.default_rng(3))
+    b = a.copy()
+    held = np.empty((20, 129), np.int16)
+    share = np.empty((20, 129), np.float32)
+    kernels.run_days(a, world, p, d, 0, 128, held, share)
+    for day in range(129):
+        kernels.advance_day(b, world, p, d, day)
+        assert np.array_equal(held[:, day], b.is_held.sum(axis=1))
+    assert np.array_equal(a.fall_day, b.fall_day) and np.array_equal(a.control, b.control)
+
+
+def test_f32_math_is_the_correctly_rounded_value_nearly_always():
+    x = np.linspace(-30, 5, 400_001, dtype=F)
+    ulp = lambda a, b: np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32))  # noqa: E731
+    assert ulp(exp_f32(x), np.exp(x.astype(float)).astype(F)).max() <= 1
+    small = np.concatenate([-np.logspace(-12, 1, 20_001), np.logspace(-12, 0, 20_001)]).astype(F)
+    assert ulp(expm1_f32(small), np.expm1(small.astype(float)).astype(F)).max() <= 1
+    base = np.linspace(0, 1, 100_001, dtype=F)
+    for y in (0.0, 1.0, 2.0, 3.9, 0.5):
+        exact = np.power(base.astype(float), float(F(y))).astype(F)
+        assert ulp(pow_f32(base, F(y)), exact).max() <= 1, y
+    assert pow_f32(F(0.0), F(0.0)) == 1.0 and pow_f32(F(0.0), F(2.0)) == 0.0
+
+
+def test_each_replicate_has_its_own_uniform_stream():
+    keys = replicate_keys(np.uint64(12345), 200)
+    assert len(set(keys.tolist())) == 200
+    u = uniforms(keys, 40, 108)
+    assert u.dtype == np.float32 and u.min() >= 0.0 and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    assert abs(np.corrcoef(u[:-1].ravel(), u[1:].ravel())[0, 1]) < 0.02  # neighbouring replicates
+    assert abs(np.corrcoef(u.ravel(), uniforms(keys, 41, 108).ravel())[0, 1]) < 0.02  # consecutive days
+    assert np.array_equal(uniforms(keys[7:8], 40, 108)[0], u[7])  # a replicate's draws do not depend on the rest
+
+
+def test_an_edit_of_an_inlined_source_is_recompiled_not_served_from_the_cache(tmp_path):
+    """numba alone would reuse kernels.py's cached code after an edit of f32math.py, whose exp it inlined."""
+    shutil.copytree(REPO / "sim", tmp_path / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = textwrap.dedent("""
+        import numpy as np
+        from sim import kernels
+        x = np.array([1.0], dtype=np.float32)
+        kernels._exp_rows(x, 1)
+        print(repr(float(x[0])))
+    """)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), NUMBA_CACHE_DIR="")
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return float(out.stdout)
+
+    assert run() == pytest.approx(np.e, rel=1e-6)
+    assert list((tmp_path / "sim" / "__pycache__").glob("kernels._exp_rows*.nbi")), "nothing was cached"
+    assert run() == pytest.approx(np.e, rel=1e-6)  # from the cache
+    source = tmp_path / "sim" / "f32math.py"
+    text = source.read_text()
+    assert "return F(exp64(np.float64(x)))" in text
+    source.write_text(text.replace("return F(exp64(np.float64(x)))", "return F(2.0 * exp64(np.float64(x)))"))
+    assert run() == pytest.approx(2 * np.e, rel=1e-6)
