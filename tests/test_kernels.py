@@ -127,24 +127,31 @@ def test_each_replicate_has_its_own_uniform_stream():
 
 
 def test_an_edit_of_an_inlined_source_is_recompiled_not_served_from_the_cache(tmp_path):
-    """numba alone would reuse kernels.py's cached code after an edit of f32math.py, whose exp it inlined."""
+    """numba alone would reuse kernels.py's cached code after an edit of f32math.py, whose exp it inlined. On a
+    copy of the package: a small compiled function is added to kernels.py (as a rule calling exp32 would be),
+    run and cached; then f32math.py alone is edited, and the function must run the edited code."""
     shutil.copytree(REPO / "sim", tmp_path / "sim", ignore=shutil.ignore_patterns("__pycache__"))
-    probe = textwrap.dedent("""
-        import numpy as np
-        from sim import kernels
-        x = np.array([1.0], dtype=np.float32)
-        kernels._exp_rows(x, 1)
-        print(repr(float(x[0])))
-    """)
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), NUMBA_CACHE_DIR="")
+    kernels_py = tmp_path / "sim" / "kernels.py"
+    kernels_py.write_text(kernels_py.read_text() + textwrap.dedent("""
+
+        @njit(**_JIT)
+        def probe(x):
+            return exp32(x)
+
+
+        stamp_caches(globals())
+    """))
+    script = "import numpy as np; from sim import kernels; print(repr(float(kernels.probe(np.float32(1.0)))))"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env.pop("NUMBA_CACHE_DIR", None)
 
     def run():
-        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         return float(out.stdout)
 
     assert run() == pytest.approx(np.e, rel=1e-6)
-    assert list((tmp_path / "sim" / "__pycache__").glob("kernels._exp_rows*.nbi")), "nothing was cached"
+    assert list((tmp_path / "sim" / "__pycache__").glob("kernels.probe*.nbi")), "nothing was cached"
     assert run() == pytest.approx(np.e, rel=1e-6)  # from the cache
     source = tmp_path / "sim" / "f32math.py"
     text = source.read_text()
