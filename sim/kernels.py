@@ -184,7 +184,7 @@ def kstate(s: State) -> KState:
 LANES = 64  # replicates in a block (measured: 16 -> 164 us a run, 32 -> 136, 64 -> 138, 128 -> 131; 1 -> 752)
 
 Lanes = namedtuple("Lanes", [f.name for f in fields(State)])
-Work = namedtuple("Work", ["u", "w", "t", "x", "pa", "pg", "pd", "falls", "top", "queue",
+Work = namedtuple("Work", ["u", "w", "t", "pa", "pg", "pd", "falls", "top", "queue",
                            "va", "vb", "vc", "na", "flag", "flag2"])
 
 
@@ -197,9 +197,8 @@ def lanes(world: World, width: int = LANES) -> tuple[Lanes, Work]:
         ((), F), ((), np.int16), ((), np.bool_), ((), F), ((n_p,), F), ((), F), ((), np.int16), ((), np.uint64)))})
     ln = Lanes(*(np.zeros(getattr(proto, f.name).shape[1:] + (width,), getattr(proto, f.name).dtype)
                  for f in fields(State)))
-    rows = max(n_p, n_e)
     wk = Work(u=np.zeros((n_s, width), F), w=np.zeros((n_p, width), F), t=np.zeros((n_p, width), F),
-              x=np.zeros((rows, width), F), pa=np.zeros((n_p, width), F), pg=np.zeros((n_p, width), F),
+              pa=np.zeros((n_p, width), F), pg=np.zeros((n_p, width), F),
               pd=np.zeros((n_p, width), F), falls=np.zeros((n_p, width), np.bool_), top=np.zeros(n_p, F),
               queue=np.zeros(n_p, np.int64), va=np.zeros(width, F), vb=np.zeros(width, F), vc=np.zeros(width, F),
               na=np.zeros(width, np.int64), flag=np.zeros(width, np.bool_), flag2=np.zeros(width, np.bool_))
@@ -582,7 +581,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
     n_p, n_e = inp.n_p, inp.n_e
     control, held, morale = ln.control, ln.is_held, ln.morale
     garrison, effort, besieged = ln.garrison, ln.effort, ln.is_besieged
-    u, w, t, x, falls = wk.u, wk.w, wk.t, wk.x, wk.falls
+    u, w, t, falls = wk.u, wk.w, wk.t, wk.falls
     _draw(ln, day, u, nb)
     for i in range(n_p):
         for b in range(nb):
