@@ -97,19 +97,23 @@ def pow32(x, y):
 
 
 # The same functions as numpy ufuncs, for the reference rules: the ufunc loop calls the very functions above.
-@vectorize(["float32(float32)"], cache=True)
-def exp_f32(x):
-    return exp32(x)
+# Built on first use (module __getattr__): a ufunc with signatures compiles, or loads its cache, when it is made,
+# and nothing but the reference rules (the tests) needs them.
+_UFUNCS = {
+    "exp_f32": (["float32(float32)"], lambda: exp32),
+    "expm1_f32": (["float32(float32)"], lambda: expm1_32),
+    "pow_f32": (["float32(float32, float32)"], lambda: pow32),
+}
 
 
-@vectorize(["float32(float32)"], cache=True)
-def expm1_f32(x):
-    return expm1_32(x)
-
-
-@vectorize(["float32(float32, float32)"], cache=True)
-def pow_f32(x, y):
-    return pow32(x, y)
+def __getattr__(name: str):
+    if name not in _UFUNCS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    signatures, scalar = _UFUNCS[name]
+    f = scalar()
+    ufunc = vectorize(signatures)((lambda x: f(x)) if len(signatures[0].split(",")) == 1 else (lambda x, y: f(x, y)))
+    globals()[name] = ufunc
+    return ufunc
 
 
 stamp_caches(globals())  # an edit of any file the compiled rules are built from recompiles them

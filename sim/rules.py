@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .f32math import exp_f32, expm1_f32, pow_f32
+from . import f32math
 from .interventions import Schedule
 from .params import Params
 from .streams import chunk_key, replicate_keys, uniforms
@@ -254,7 +254,7 @@ def allocate_effort(s: State, world: World, p: Params, d: Drivers) -> None:
     log-attractiveness: the static preferences (the non-Pashtun north, border crossings, avoiding the Pakistan
     east, the 2001 hold-outs) plus momentum, the ground already held.
     """
-    w = exp_f32(np.multiply(s.control, F(p.target_momentum_weight)))
+    w = f32math.exp_f32(np.multiply(s.control, F(p.target_momentum_weight)))
     w *= d.target_weight
     w *= s.is_held
     total = ordered_sum(w)
@@ -326,12 +326,12 @@ def expand_rural_control(s: State, world: World, p: Params, d: Drivers, day: int
     neighbours += F(1.0)
     hazard *= neighbours
     weakness = np.subtract(F(1.0), s.morale)
-    weakness = pow_f32(weakness, F(p.rural_morale_exponent))
+    weakness = f32math.pow_f32(weakness, F(p.rural_morale_exponent))
     hazard *= weakness
     hazard *= (s.rural_factor * F(-p.rural_rate))[:, None]
     if d.schedule.ceasefire is not None:
         hazard *= ~d.schedule.ceasefire[day]  # no district falls where a ceasefire holds
-    hazard = expm1_f32(hazard)  # now -(1 - exp(-h))
+    hazard = f32math.expm1_f32(hazard)  # now -(1 - exp(-h))
     # While the capital holds, its own district and approaches stay contested: control saturates at the cap.
     # A fallen province's control is 1, above the cap, so its room is 0.
     room = np.subtract(F(p.held_capital_control_cap), s.control)
@@ -364,7 +364,7 @@ def cut_roads(s: State, world: World, p: Params, d: Drivers, day: int, u: np.nda
     ca, cb = ends[:, :world.n_roads], ends[:, world.n_roads:]
     exposure = ca * cb
     exposure *= -d.road_cut_hazard
-    exposure = expm1_f32(exposure)  # -(chance of a cut)
+    exposure = f32math.expm1_f32(exposure)  # -(chance of a cut)
     cut = s.is_road_open & (u < -exposure)
     # Reopening: the government's share of the country at both ends.
     np.subtract(F(1.0), ca, out=ca)
@@ -548,7 +548,7 @@ def fall_chances(s: State, world: World, p: Params, d: Drivers, day: int
         # Mechanism 9: elders broker a hand-over; more likely the more of the surroundings the Taliban hold, the
         # further the withdrawal, the more neighbours already fallen; less where a power broker stands.
         held_around = np.minimum(s.control / F(p.held_capital_control_cap), F(1.0))
-        p_deal = pow_f32(held_around, F(p.deal_control_exponent))
+        p_deal = f32math.pow_f32(held_around, F(p.deal_control_exponent))
         p_deal *= F(p.deal_rate * d.progress[day])
         fallen_next_door = neighbour_mean((~s.is_held).astype(F), world)
         p_deal *= F(1.0) + F(p.deal_contagion) * fallen_next_door

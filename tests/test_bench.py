@@ -12,7 +12,7 @@ from sim.store import write_json
 @pytest.mark.slow
 def test_benchmark_reports_every_figure(tmp_path):
     r = run_benchmark(repeats=1, mesa_models=2, memory_runs=300, mesa_memory_models=5, cost_n=20,
-                      progress=lambda m: None)
+                      progress=lambda m: None, startup_times=False)  # the start-up has a test of its own
     for key in ("mesa_runs_per_s", "ensemble_runs_per_s", "ensemble_peak_rss_mb", "python", "mesa", "numpy",
                 "ensemble_runs_per_s_n1", "ensemble_runs_per_s_n100", "mesa_memory_growth_mb"):
         assert key in r, key
@@ -26,6 +26,22 @@ def test_benchmark_reports_every_figure(tmp_path):
     assert "reference kernel v1" in table and "ensemble runs per reference call" in table
     write_json(tmp_path / "bench.json", r)
     assert json.loads((tmp_path / "bench.json").read_text())["ensemble_runs_per_s"] == r["ensemble_runs_per_s"]
+
+
+def test_the_start_up_is_timed_and_tabled():
+    """In-process and warm here (the cold start compiles for half a minute: `python run.py bench` times it)."""
+    from sim.bench import machine, startup_job
+
+    f = startup_job()
+    assert all(f[k] >= 0 for k in ("import_s", "first_ensemble_s", "first_mesa_s"))
+    figures = dict(mesa_runs_per_s=1.0, mesa_ms_per_run=1000.0, ensemble_runs_per_s_n1=1.0,
+                   ensemble_runs_per_s_n100=1.0, ensemble_runs_per_s_n10000=1.0, ensemble_runs_per_s=1.0,
+                   ensemble_over_mesa=1.0, reference_version=1, reference_calls_per_s=1.0, mesa_per_reference=1.0,
+                   ensemble_per_reference=1.0, ensemble_memory_runs=1, ensemble_peak_rss_mb=1.0,
+                   mesa_memory_models=1, mesa_memory_growth_mb=0.0, repeats=1, python="3", mesa="3", numpy="2",
+                   machine=machine(), startup={"cold": f, "warm": f})
+    table = format_table(figures)
+    assert "start, cold (empty numba cache: compiling)" in table and f"first Mesa run {f['first_mesa_s']:.1f} s" in table
 
 
 # The source of reference kernel v1, as first shipped. Changing the kernel silently would make every ratio quoted

@@ -1,0 +1,72 @@
+"""Side-by-side speed of this checkout against another one (e.g. the previous main), interleaved in one process.
+
+    git worktree add /tmp/previous <commit>
+    python tools/ab_speed.py /tmp/previous            # ensemble N = 10,000 and Mesa runs, 5 rounds
+
+Each round times the other checkout, then this one, then the reference kernel of sim/bench.py, so a slow spell
+of a shared machine falls on both; the medians and their ratio are printed. Both checkouts run in this
+interpreter: the other one must import with the packages installed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def load(path: Path):
+    """The sim package of the checkout at `path`, imported afresh: (run_ensemble, TerritoryModel)."""
+    for name in [m for m in sys.modules if m == "sim" or m.startswith("sim.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(path))
+    try:
+        from sim.ensemble import run_ensemble
+        from sim.model import TerritoryModel
+    finally:
+        sys.path.pop(0)
+    return run_ensemble, TerritoryModel
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("other", type=Path, help="the other checkout (a folder holding sim/)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--n", type=int, default=10_000, help="ensemble runs per timing (default 10,000)")
+    ap.add_argument("--models", type=int, default=20, help="Mesa runs per timing (default 20)")
+    a = ap.parse_args()
+    sides = {"other": load(a.other.resolve()), "this": load(HERE)}
+    from sim.bench import reference_kernel
+
+    for run_ensemble, model in sides.values():  # warm-up (and compile)
+        run_ensemble(n_runs=1000, seed=0)
+        model(seed=0).run()
+    times = {(side, kind): [] for side in sides for kind in ("ensemble", "mesa")}
+    ref = []
+    for k in range(a.rounds):
+        for side, (run_ensemble, model) in sides.items():
+            t0 = time.perf_counter()
+            run_ensemble(n_runs=a.n, seed=k)
+            times[side, "ensemble"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for seed in range(a.models):
+                model(seed=seed).run()
+            times[side, "mesa"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        reference_kernel()
+        ref.append(time.perf_counter() - t0)
+        print(f"round {k + 1}/{a.rounds} done", file=sys.stderr)
+    ref_rate = 1.0 / statistics.median(ref)
+    print(f"reference kernel v1: {ref_rate:.1f} calls/s (median of {a.rounds})")
+    for kind, n in (("ensemble", a.n), ("mesa", a.models)):
+        rate = {side: n / statistics.median(times[side, kind]) for side in sides}
+        print(f"{kind:9s} other {rate['other']:9,.1f} runs/s   this {rate['this']:9,.1f} runs/s   "
+              f"this / other {rate['this'] / rate['other']:.2f}x   this per reference call {rate['this'] / ref_rate:,.1f}")
+
+
+if __name__ == "__main__":
+    main()
