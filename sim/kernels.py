@@ -184,7 +184,7 @@ def kstate(s: State) -> KState:
 LANES = 64  # replicates in a block (measured: 16 -> 164 us a run, 32 -> 136, 64 -> 138, 128 -> 131; 1 -> 752)
 
 Lanes = namedtuple("Lanes", [f.name for f in fields(State)])
-Work = namedtuple("Work", ["u", "w", "t", "pa", "pg", "pd", "falls", "top", "queue",
+Work = namedtuple("Work", ["u", "w", "t", "h", "pa", "pg", "pd", "falls", "top", "queue",
                            "va", "vb", "vc", "na", "flag", "flag2"])
 
 
@@ -198,7 +198,7 @@ def lanes(world: World, width: int = LANES) -> tuple[Lanes, Work]:
     ln = Lanes(*(np.zeros(getattr(proto, f.name).shape[1:] + (width,), getattr(proto, f.name).dtype)
                  for f in fields(State)))
     wk = Work(u=np.zeros((n_s, width), F), w=np.zeros((n_p, width), F), t=np.zeros((n_p, width), F),
-              pa=np.zeros((n_p, width), F), pg=np.zeros((n_p, width), F),
+              h=np.zeros((max(n_p, n_e), width), F), pa=np.zeros((n_p, width), F), pg=np.zeros((n_p, width), F),
               pd=np.zeros((n_p, width), F), falls=np.zeros((n_p, width), np.bool_), top=np.zeros(n_p, F),
               queue=np.zeros(n_p, np.int64), va=np.zeros(width, F), vb=np.zeros(width, F), vc=np.zeros(width, F),
               na=np.zeros(width, np.int64), flag=np.zeros(width, np.bool_), flag2=np.zeros(width, np.bool_))
@@ -280,6 +280,30 @@ def _store(ln, st, r0, nb):
 
 
 # ------------------------------------------------------------------------------------------------- the rules
+# exp, expm1 and power run in loops of their own, not inlined: there they compile to SIMD code over the lanes;
+# inside the day's large loops they ran one value at a time (measured: 60 % of the time in exp64's polynomial).
+
+
+@njit(**_JIT)
+def _exp_lanes(x, rows, nb):
+    for i in range(rows):
+        for b in range(nb):
+            x[i, b] = exp32(x[i, b])
+
+
+@njit(**_JIT)
+def _expm1_lanes(x, rows, nb):
+    for i in range(rows):
+        for b in range(nb):
+            x[i, b] = expm1_32(x[i, b])
+
+
+@njit(**_JIT)
+def _pow_lanes(x, y, rows, nb):
+    for i in range(rows):
+        for b in range(nb):
+            x[i, b] = pow32(x[i, b], y)
+
 
 
 @njit(**_INLINE)
@@ -451,10 +475,10 @@ def _update_supply(ln, inp, day, nb, wk):
     if inp.supply_isolation:
         keep = F(1.0) - inp.isolation_attrition
         for i in range(n_p):
-            for b in range(nb):
-                if ln.is_held[i, b] and not ln.is_supplied[i, b]:
-                    ln.garrison[i, b] *= keep
-                    ln.morale[i, b] -= inp.isolation_morale
+            for b in range(nb):  # x 1 and - 0 leave a value's bits as they are: no branch needed
+                isolated = ln.is_held[i, b] & (not ln.is_supplied[i, b])
+                ln.garrison[i, b] *= keep if isolated else F(1.0)
+                ln.morale[i, b] -= inp.isolation_morale if isolated else F(0.0)
 
 
 @njit(**_INLINE)
@@ -485,38 +509,46 @@ def _fall_chances(ln, inp, day, nb, wk):
             if ceasefire:
                 p_assault *= F(0.0)
             pa[i, b] = p_assault
-        for b in range(nb):  # giving up, and deals
+        n_fallen = wk.na  # fallen neighbours, counted neighbour by neighbour across the lanes
+        for b in range(nb):
+            n_fallen[b] = 0
+        for k in range(inp.n_neighbours[i]):
+            j = inp.neighbours[i, k]
+            for b in range(nb):
+                n_fallen[b] += not ln.is_held[j, b]
+        # Branch-free (& and | on booleans, selects): a loop with short-circuit branches does not vectorise.
+        for b in range(nb):  # giving up
             held = ln.is_held[i, b]
+            supplied = ln.is_supplied[i, b]
             may_give_up = not holdout
             if inp.holdout_surrender:
-                may_give_up = not (holdout and centre_fallen[b])
-            n_fallen = 0
-            for k in range(inp.n_neighbours[i]):
-                n_fallen += not ln.is_held[inp.neighbours[i, k], b]
-            fallen_next_door = F(n_fallen) / inp.degree[i]
+                may_give_up = not (holdout & centre_fallen[b])
+            fallen_next_door = F(n_fallen[b]) / inp.degree[i]
             p_give_up = F(0.0)
             if inp.morale_cascade:
-                pressed = ln.is_besieged[i, b] or fallen_next_door >= inp.encircled_share
+                pressed = ln.is_besieged[i, b] | (fallen_next_door >= inp.encircled_share)
                 if inp.supply_isolation:
-                    pressed = pressed or not ln.is_supplied[i, b]
-                if pressed and ln.morale[i, b] < inp.surrender_threshold and may_give_up and held:
-                    p_give_up = inp.surrender_rate
-            if (inp.supply_stocks and held and ln.stocks[i, b] <= F(0.0) and not ln.is_supplied[i, b]
-                    and may_give_up):
-                p_give_up = max(p_give_up, inp.starved_rate)
-            if centre_fallen[b] and held and not holdout:
-                p_give_up = max(p_give_up, inp.post_kabul_rate)
+                    pressed = pressed | (not supplied)
+                gives_up = pressed & (ln.morale[i, b] < inp.surrender_threshold) & may_give_up & held
+                p_give_up = inp.surrender_rate if gives_up else F(0.0)
+            if inp.supply_stocks:
+                starved = held & (ln.stocks[i, b] <= F(0.0)) & (not supplied) & may_give_up
+                p_give_up = max(p_give_up, inp.starved_rate) if starved else p_give_up
+            after_kabul = centre_fallen[b] & held & (not holdout)
+            p_give_up = max(p_give_up, inp.post_kabul_rate) if after_kabul else p_give_up
+            if ceasefire:
+                p_give_up *= F(0.0)
+            pg[i, b] = p_give_up
+        for b in range(nb):  # deals
             p_deal = F(0.0)
-            if inp.negotiated_handover and held and not holdout:
+            if inp.negotiated_handover and ln.is_held[i, b] and not holdout:
                 held_around = min(ln.control[i, b] / inp.cap, F(1.0))
                 p_deal = pow32(held_around, inp.deal_exponent)
                 p_deal *= inp.deal_scale[day]
-                p_deal *= F(1.0) + inp.deal_contagion * fallen_next_door
+                p_deal *= F(1.0) + inp.deal_contagion * (F(n_fallen[b]) / inp.degree[i])
                 p_deal *= inp.broker_factor[i]
             if ceasefire:
-                p_give_up *= F(0.0)
                 p_deal *= F(0.0)
-            pg[i, b] = p_give_up
             pd[i, b] = p_deal
 
 
@@ -581,7 +613,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
     n_p, n_e = inp.n_p, inp.n_e
     control, held, morale = ln.control, ln.is_held, ln.morale
     garrison, effort, besieged = ln.garrison, ln.effort, ln.is_besieged
-    u, w, t, falls = wk.u, wk.w, wk.t, wk.falls
+    u, w, t, h, falls = wk.u, wk.w, wk.t, wk.h, wk.falls
     _draw(ln, day, u, nb)
     for i in range(n_p):
         for b in range(nb):
@@ -600,7 +632,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
             if inp.has_crossing[i]:
                 reported = inp.crossing_day[i] <= day  # NaN (not reported) compares False
                 for b in range(nb):
-                    lost[b] += control[i, b] > inp.crossing_loss_control or not held[i, b] or reported
+                    lost[b] += (control[i, b] > inp.crossing_loss_control) | (not held[i, b]) | reported
         for b in range(nb):
             wk.va[b] = inp.customs_rate * (F(lost[b]) / inp.n_crossings)
         for i in range(n_p):
@@ -621,7 +653,11 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
         total[b] = F(0.0)
     for i in range(n_p):
         for b in range(nb):
-            v = exp32(control[i, b] * inp.momentum) * inp.target_weight[i] * (F(1.0) if held[i, b] else F(0.0))
+            w[i, b] = control[i, b] * inp.momentum
+    _exp_lanes(w, n_p, nb)
+    for i in range(n_p):
+        for b in range(nb):
+            v = w[i, b] * inp.target_weight[i] * (F(1.0) if held[i, b] else F(0.0))
             w[i, b] = v
             total[b] += v  # province by province, as the reference sums its columns
     for b in range(nb):
@@ -648,16 +684,24 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
         for b in range(nb):
             factor[b] = ln.rural_factor[b] * inp.neg_rural_rate
         for i in range(n_p):
-            stop = inp.has_ceasefire and inp.ceasefire[day, i]
+            for b in range(nb):
+                h[i, b] = F(1.0) - morale[i, b]
+        _pow_lanes(h, inp.rural_exponent, n_p, nb)  # weakness
+        for i in range(n_p):
+            keep = F(0.0) if inp.has_ceasefire and inp.ceasefire[day, i] else F(1.0)
             for b in range(nb):
                 hazard = effort[i, b] * inp.effort_scale[i]
                 hazard *= t[i, b] * inp.rural_boost + F(1.0)
-                hazard *= pow32(F(1.0) - morale[i, b], inp.rural_exponent)
+                hazard *= h[i, b]
                 hazard *= factor[b]
                 if inp.has_ceasefire:
-                    hazard *= F(0.0) if stop else F(1.0)
+                    hazard *= keep
+                h[i, b] = hazard
+        _expm1_lanes(h, n_p, nb)
+        for i in range(n_p):
+            for b in range(nb):
                 room = max(inp.cap - control[i, b], F(0.0))
-                gain = u[i, b] * F(-2.0) * expm1_32(hazard) * room
+                gain = u[i, b] * F(-2.0) * h[i, b] * room
                 control[i, b] += min(gain, room)
 
     if inp.road_interdiction or inp.has_hold or inp.has_cut:  # rules.cut_roads
@@ -667,24 +711,29 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
             matters[b] = False
         for e in range(n_e):
             a, c = inp.edge_a[e], inp.edge_b[e]
+            for b in range(nb):
+                h[e, b] = control[a, b] * control[c, b] * inp.neg_cut_hazard[e]
+        _expm1_lanes(h, n_e, nb)  # -(chance of a cut)
+        for e in range(n_e):
+            a, c = inp.edge_a[e], inp.edge_b[e]
             hold = inp.has_hold and inp.road_hold[day, e]
             force = inp.has_cut and inp.road_cut[day, e]
             for b in range(nb):
                 ca, cb = control[a, b], control[c, b]
-                chance = -expm1_32(ca * cb * inp.neg_cut_hazard[e])
+                chance = -h[e, b]
                 ue = u[n_p + e, b] if inp.road_interdiction else F(1.0)
                 was_open, both = open_[e, b], ends_held[e, b]
-                cut = was_open and ue < chance
-                reopened = (not was_open) and both and ue < (F(1.0) - ca) * (F(1.0) - cb) * inp.reopen_rate
+                cut = was_open & (ue < chance)
+                reopened = (not was_open) & both & (ue < (F(1.0) - ca) * (F(1.0) - cb) * inp.reopen_rate)
                 if hold:
                     cut = False
-                    reopened = (not was_open) and both
+                    reopened = (not was_open) & both
                 if force:
                     cut = was_open
                     reopened = False
-                open_[e, b] = was_open != (cut or reopened)
+                open_[e, b] = was_open != (cut | reopened)
                 sa, sb = supplied[a, b], supplied[c, b]
-                matters[b] = matters[b] or (cut and sa and sb) or (reopened and sa != sb)
+                matters[b] = matters[b] | (cut & sa & sb) | (reopened & (sa != sb))
         for b in range(nb):
             if matters[b]:
                 ln.supply_dirty[b] = True
@@ -694,7 +743,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
     # rules.resolve_sieges
     for i in range(n_p):
         for b in range(nb):
-            besieged[i, b] = control[i, b] >= inp.siege_threshold and held[i, b]
+            besieged[i, b] = (control[i, b] >= inp.siege_threshold) & held[i, b]
     if inp.morale_cascade:
         relief = wk.va
         _airlift_lanes(ln, inp, day, nb, wk.vc, relief, wk.na)  # casevac into relief
@@ -702,8 +751,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
             relief[b] = F(1.0) - inp.casevac_relief * relief[b] if inp.air_logistics else F(1.0)
         for i in range(n_p):
             for b in range(nb):
-                if besieged[i, b]:
-                    morale[i, b] -= inp.siege_morale_rate * relief[b]
+                morale[i, b] -= inp.siege_morale_rate * relief[b] if besieged[i, b] else F(0.0)
     if inp.commando_reserve:
         for b in range(nb):
             ln.commandos[b] *= F(1.0) - inp.commando_wear * (F(1.0) if ln.commando_at[b] >= 0 else F(0.0))

@@ -5,7 +5,7 @@
 
 For each capital, a two-sample Kolmogorov-Smirnov test of the fall day (a capital that held to the end counts as
 one day after it), with Holm's correction over the 34 capitals at a family-wise 5 %. The power check runs the
-same test between the other checkout and itself with one rate changed by 7 % (rural_rate, --change): a test
+same test between the other checkout and itself with one rate changed by 7 % (--param, --change): a test
 that cannot see that change would say nothing by finding no difference. Different streams on the two sides
 (and different seeds within the power check) are the point: the question is the distribution, not the draws.
 """
@@ -49,15 +49,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("other", type=Path)
     ap.add_argument("--runs", type=int, default=4000)
-    ap.add_argument("--change", type=float, default=1.07, help="factor on rural_rate for the power check")
+    ap.add_argument("--param", default="withdrawal_morale_drop", help="the rate changed for the power check")
+    ap.add_argument("--change", type=float, default=1.07, help="its factor in the power check (default 1.07)")
     a = ap.parse_args()
     other_run, _ = load(a.other.resolve())
     from sim.params import Params
 
-    rate = Params().rural_rate
+    rate = getattr(Params(), a.param)
     names = __import__("sim.world", fromlist=["default_world"]).default_world().names
     base_other = fall_days(other_run, a.runs, seed=11)
-    power_other = fall_days(other_run, a.runs, seed=12, rural_rate=rate * a.change)
+    power_other = fall_days(other_run, a.runs, seed=12, **{a.param: rate * a.change})
     this_run, _ = load(HERE)
     this = fall_days(this_run, a.runs, seed=11)
     p_same = compare(this, base_other)
@@ -67,7 +68,7 @@ def main() -> None:
     print(f"this vs other:                           {same.sum()} of {len(names)} capitals rejected "
           f"(smallest p {p_same.min():.3g}, {names[int(p_same.argmin())]}; "
           f"{(p_same < 0.05).sum()} below 0.05 uncorrected)")
-    print(f"power: other with rural_rate x {a.change} vs other: {power.sum()} of {len(names)} rejected")
+    print(f"power: other with {a.param} x {a.change} vs other: {power.sum()} of {len(names)} rejected")
     for i in np.flatnonzero(same):
         print(f"  rejected: {names[i]} p = {p_same[i]:.3g}; mean fall day {this[:, i].mean():.1f} "
               f"vs {base_other[:, i].mean():.1f}")
