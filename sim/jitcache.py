@@ -44,3 +44,23 @@ def stamp_caches(namespace: dict) -> None:
             obj._cache = NullCache()
             warnings.warn(f"numba's cache layout changed: {obj.py_func.__name__} is compiled on every run",
                           RuntimeWarning, stacklevel=2)
+
+
+_ANNOUNCED: set = set()
+
+
+def announce_compiling(dispatcher, what: str = "the model's rules") -> None:
+    """Say on stderr, once per process, when `dispatcher` is about to compile because its cache holds nothing
+    usable (the first run after an install, or after an edit): that takes about a minute with no other output."""
+    if dispatcher in _ANNOUNCED or dispatcher.signatures:
+        return
+    _ANNOUNCED.add(dispatcher)
+    try:
+        cached = bool(dispatcher._cache._cache_file._load_index())
+    except Exception:  # numba's internals changed: say nothing rather than something wrong
+        return
+    if not cached:
+        import sys
+
+        print(f"compiling {what} (once after an install or an edit; about a minute) ...", file=sys.stderr,
+              flush=True)

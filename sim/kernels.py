@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from .f32math import exp32, expm1_32, pow32
-from .jitcache import stamp_caches
+from .jitcache import announce_compiling, stamp_caches
 from .params import Params
 from .streams import GOLDEN, _S40, _UNIT, mix
 from .rules import FIGHTING, NEGOTIATED, NOT_FALLEN, SEEDED, SURRENDER, Drivers, State
@@ -882,6 +882,7 @@ def advance_day(s: State, world: World, p: Params, d: Drivers, day: int) -> np.n
     chances = np.zeros((3, n, world.n_provinces), dtype=np.float32) if want else _NO_CHANCES
     falls = np.zeros((n, world.n_provinces), dtype=np.bool_)
     ln, wk = lanes(world, min(LANES, n))
+    announce_compiling(_advance_block)
     can_fall = _advance_block(kstate(s), inputs, int(day), ln, wk, falls, chances, want)
     if spin_up:
         d.seed_observe(day, (chances[0], chances[1], chances[2]) if want else None, falls, held_before)
@@ -910,6 +911,7 @@ def run_days(s: State, world: World, p: Params, d: Drivers, first_day: int, last
             column[int(day) - first_day] = k
     held = held_out if held_out is not None else np.zeros((0, 0), dtype=np.int16)
     ln, wk = lanes(world, max(1, min(width, s.n)))
+    announce_compiling(_run_block)
     # want_chances is passed in (False), not written as a literal: a literal would type _day anew and compile it
     # a second time for this entry point
     _run_block(kstate(s), packed(world, p, d), int(first_day), int(last_day), held, share_out, column, ln, wk,
