@@ -215,29 +215,11 @@ def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: i
         raise CalibrationError(f"cannot write the calibration study {db}: {cause}") from None
 
 
-def study_storage(db: Path):
-    """Optuna's SQLite storage of a study, in write-ahead-log mode with synchronous=NORMAL: Optuna commits a few
-    times per trial, and with SQLite's defaults each commit waited for the disk (measured: 17 of the 44 s of one
-    validate cut-off's calibration went to set_trial_param). A killed process still loses nothing committed (the
-    log is replayed on the next open); only a power cut can lose the last commits, which resuming redoes."""
-    import sqlite3
-
-    import optuna
-
-    def connect():
-        con = sqlite3.connect(str(db), timeout=60.0)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        return con
-
-    return optuna.storages.RDBStorage(f"sqlite:///{db}", engine_kwargs={"creator": connect})
-
-
 def _calibrate(scenario, out, executor, n_trials, replicates, seed, target, names, batch, progress, study_name,
                data_dir):
     import optuna
 
-    storage = study_storage(out / "study.db")
+    storage = f"sqlite:///{out / 'study.db'}"
     sampler = optuna.samplers.TPESampler(seed=sampler_seed(seed), n_startup_trials=PRIOR_SAMPLES)
     study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
                                 sampler=sampler)

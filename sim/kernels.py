@@ -1,25 +1,26 @@
 """The day's rules compiled with numba: what both engines run.
 
 sim/rules.py states the rules readably, as numpy over arrays with a replicate axis; this module is the same rules
-written replicate by replicate and compiled, and it is what runs: the ensemble hands it a chunk of replicates
-(`run_block`, every day of every replicate in one call), the Mesa model a chunk of one, one day at a time
-(`advance_day`). tests/test_kernels.py holds the two to the same bits: from the same state, with the same
-uniforms, every field of the state after every day of whole runs, with every switch and intervention.
+compiled, and it is what runs: the ensemble hands it a chunk of replicates (`run_days`: every day of every
+replicate in one call), the Mesa model and a seeded start's spin-up one day at a time (`advance_day`; the Mesa
+model with a chunk of one). tests/test_kernels.py holds the two to the same bits: from the same state, with the
+same uniforms, every field of the state after every day of whole runs, with every switch and intervention.
 
-Why a replicate at a time: one replicate's state (about 2 KB) stays in the L1 cache for the whole run, where the
-numpy rules streamed about 100 (N, 34) arrays through memory each day; the loops over provinces compile to SIMD
-code (the float32 exp, expm1 and power of sim/f32math.py are written to allow it); and work that cannot change
-anything (a closed road's cut, a fallen capital's chances) is not done.
+Layout: a block of up to LANES replicates is copied into lane arrays, (P, B), (E, B) or (B,), the replicates side
+by side, so that each rule is a loop over provinces around a loop over replicates that compiles to SIMD code; the
+block runs all its days there (its state stays in cache) and is copied back. What only some replicates do (the
+air force choosing among more sieges than it can cover, the supply search, the consequences of a fall) runs
+replicate by replicate. The float32 exp, expm1 and power are sim/f32math.py's, in lane loops of their own.
 
 Random numbers: each replicate draws from its own counter-based stream (sim/streams.py), S = 2P + E uniforms a
 day (P for district gains, E for road cuts and reopenings, P for capitals' falls), keyed by State.stream, so a
-run depends only on its seed, never on how many replicates are computed together, in what order, on how many
-threads or in which process.
+run depends only on its seed, never on the block width, how many replicates are computed together, in what
+order or in which process.
 
-Compiled with cache=True: the first call after an install compiles (about 10 s) and stores the machine code
-beside this file (__pycache__); numba checks the cache against the source file's modification time and size, and
-the `stale_cache` test edits a copy to prove an edited rule is recompiled rather than served from the cache. No
-fastmath: results must not depend on how the compiler groups the arithmetic.
+Compiled with cache=True: the first call after an install compiles (about 45 s for the ensemble's entry point and
+15 s more for the Mesa model's, measured by `python run.py bench`) and stores the machine code in numba's cache;
+sim/jitcache.py ties that cache to every source the rules inline, so an edit is recompiled, never served stale.
+No fastmath: results must not depend on how the compiler groups the arithmetic.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from numba import njit
 from .f32math import exp32, expm1_32, pow32
 from .jitcache import announce_compiling, stamp_caches
 from .params import Params
-from .streams import GOLDEN, _S40, _UNIT, mix
+from .streams import GOLDEN, mix, unit
 from .rules import FIGHTING, NEGOTIATED, NOT_FALLEN, SEEDED, SURRENDER, Drivers, State
 from .world import World
 
@@ -175,11 +176,6 @@ def kstate(s: State) -> KState:
 
 
 # ------------------------------------------------------------------------------------------- replicate lanes
-# A block of up to LANES replicates is copied into lane arrays, (P, B), (E, B) or (B,): the replicates side by
-# side, so that each rule is a loop over provinces around a loop over replicates that compiles to SIMD code. The
-# block runs all its days there and is copied back. Branches that only some replicates take (the air force
-# choosing among more sieges than it can cover, the supply search, the consequences of a fall) run replicate by
-# replicate.
 
 LANES = 64  # replicates in a block (measured: 16 -> 164 us a run, 32 -> 136, 64 -> 138, 128 -> 131; 1 -> 752)
 
@@ -313,8 +309,7 @@ def _draw(ln, day, u, nb):
     for k in range(u.shape[0]):
         c = (base + np.uint64(k + 1)) * GOLDEN
         for b in range(nb):
-            z = mix(ln.stream[b] + c)
-            u[k, b] = F(z >> _S40) * _UNIT
+            u[k, b] = unit(mix(ln.stream[b] + c))
 
 
 @njit(**_INLINE)

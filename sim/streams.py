@@ -34,6 +34,12 @@ def mix(z):
     return z ^ (z >> _S31)
 
 
+@njit(**_JIT)
+def unit(z):
+    """A float32 uniform in [0, 1) from a mixed 64-bit word: its top 24 bits."""
+    return np.float32(z >> _S40) * _UNIT
+
+
 def chunk_key(rng: np.random.Generator) -> np.uint64:
     """One 64-bit draw of the run's generator: the key its replicates' streams derive from."""
     return rng.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64, endpoint=True)
@@ -53,8 +59,7 @@ def draw(key, day, u):
     """Fill the float32 array u with the uniforms 0..u.size-1 of `day` of the stream with key `key`."""
     base = np.uint64(day) * np.uint64(u.size)
     for k in range(u.size):
-        z = mix(key + (base + np.uint64(k + 1)) * GOLDEN)
-        u[k] = np.float32(z >> _S40) * _UNIT
+        u[k] = unit(mix(key + (base + np.uint64(k + 1)) * GOLDEN))
 
 
 @njit(**_JIT)
