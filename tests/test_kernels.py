@@ -102,6 +102,20 @@ def test_the_ensemble_and_the_one_day_kernel_give_the_same_runs(world):
     assert np.array_equal(a.fall_day, b.fall_day) and np.array_equal(a.control, b.control)
 
 
+def test_the_runs_do_not_depend_on_how_many_replicates_share_a_block(world):
+    p = Params()
+    d = make_drivers(world, p)
+    start = initial_state(world, p, d, 70, 0, np.random.default_rng(5))
+    states = []
+    for width in (1, 7, 64, 128):
+        s = start.copy()
+        kernels.run_days(s, world, p, d, 0, 128, None, np.empty((70, 129), np.float32), width=width)
+        states.append(s)
+    for s in states[1:]:
+        for f in dataclasses.fields(s):
+            assert np.array_equal(getattr(s, f.name), getattr(states[0], f.name)), f.name
+
+
 def test_f32_math_is_the_correctly_rounded_value_nearly_always():
     x = np.linspace(-30, 5, 400_001, dtype=F)
     ulp = lambda a, b: np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32))  # noqa: E731
