@@ -306,6 +306,43 @@ def test_sensitivity_point_count_is_salibs(world):
     assert len(build_sweep(base, "morris", 5, 10, 1, ["rural_rate", "surrender_rate"])[0].points) == 5 * (2 + 1)
 
 
+class _JournalWatcher(InlineExecutor):
+    """Runs inline and notes the study file's journal mode each time a trial is handed out."""
+
+    def __init__(self, db):
+        super().__init__()
+        self.db, self.modes = db, []
+
+    def submit(self, fn, *args, **kwargs):
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(self.db)) as con:
+            self.modes.append(con.execute("PRAGMA journal_mode").fetchone()[0])
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_study_is_written_with_a_write_ahead_log_and_left_as_one_plain_file(tmp_path, world):
+    """While trials are written the study is in WAL mode (commits do not wait for the disk); afterwards it is back
+    in SQLite's default journal with nothing beside it, also when the study is read again and resumed."""
+    import sqlite3
+    from contextlib import closing
+
+    from sim import calibrate as cal
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario("baseline", world)
+    target = cal.target_until(world, dt.date(2021, 8, 12))
+    for n_trials in (2, 3):  # a new study, then the same one resumed
+        watcher = _JournalWatcher(tmp_path / "study.db")
+        study = cal.calibrate(scenario, world, tmp_path, watcher, n_trials, 5, 7, target, progress=False)
+        assert watcher.modes and set(watcher.modes) == {"wal"}
+        assert cal.completed_trials(study) == n_trials and study.best_params  # still readable after the fold-back
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+        with closing(sqlite3.connect(tmp_path / "study.db")) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
 @pytest.mark.slow
 def test_a_calibration_starts_from_the_prior_and_cross_validates_inside_the_fitted_set(tmp_path, world):
     """No tuned default is enqueued: the first trials are a Latin hypercube over the bounds; with a cut-off the
