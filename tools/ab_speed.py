@@ -1,7 +1,8 @@
 """Side-by-side speed of this checkout against another one (e.g. the previous main), interleaved in one process.
 
     git worktree add /tmp/previous <commit>
-    python tools/ab_speed.py /tmp/previous            # ensemble N = 10,000 and Mesa runs, 5 rounds
+    python tools/ab_speed.py /tmp/previous            # ensemble N = 10,000 (defaults, and every mechanism
+                                                      # on trial switched on) and Mesa runs, 5 rounds
 
 Each round times the other checkout, then this one, then the reference kernel of sim/bench.py, so a slow spell
 of a shared machine falls on both; the medians and their ratio are printed. Both checkouts run in this
@@ -25,11 +26,14 @@ def load(path: Path):
         del sys.modules[name]
     sys.path.insert(0, str(path))
     try:
+        from sim.bench import trial_switches
         from sim.ensemble import run_ensemble
         from sim.model import TerritoryModel
+        from sim.params import Params
     finally:
         sys.path.pop(0)
-    return run_ensemble, TerritoryModel
+    all_on = Params().replace(**{name: True for name in trial_switches()})
+    return run_ensemble, TerritoryModel, all_on
 
 
 def main() -> None:
@@ -42,16 +46,21 @@ def main() -> None:
     sides = {"other": load(a.other.resolve()), "this": load(HERE)}
     from sim.bench import reference_kernel
 
-    for run_ensemble, model in sides.values():  # warm-up (and compile)
+    for run_ensemble, model, all_on in sides.values():  # warm-up (and compile)
         run_ensemble(n_runs=1000, seed=0)
+        run_ensemble(all_on, n_runs=1000, seed=0)
         model(seed=0).run()
-    times = {(side, kind): [] for side in sides for kind in ("ensemble", "mesa")}
+    kinds = ("ensemble", "ensemble, all mechanisms on", "mesa")
+    times = {(side, kind): [] for side in sides for kind in kinds}
     ref = []
     for k in range(a.rounds):
-        for side, (run_ensemble, model) in sides.items():
+        for side, (run_ensemble, model, all_on) in sides.items():
             t0 = time.perf_counter()
             run_ensemble(n_runs=a.n, seed=k)
             times[side, "ensemble"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            run_ensemble(all_on, n_runs=a.n, seed=k)
+            times[side, "ensemble, all mechanisms on"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             for seed in range(a.models):
                 model(seed=seed).run()
@@ -62,9 +71,9 @@ def main() -> None:
         print(f"round {k + 1}/{a.rounds} done", file=sys.stderr)
     ref_rate = 1.0 / statistics.median(ref)
     print(f"reference kernel v1: {ref_rate:.1f} calls/s (median of {a.rounds})")
-    for kind, n in (("ensemble", a.n), ("mesa", a.models)):
+    for kind, n in zip(kinds, (a.n, a.n, a.models)):
         rate = {side: n / statistics.median(times[side, kind]) for side in sides}
-        print(f"{kind:9s} other {rate['other']:9,.1f} runs/s   this {rate['this']:9,.1f} runs/s   "
+        print(f"{kind:27s} other {rate['other']:9,.1f} runs/s   this {rate['this']:9,.1f} runs/s   "
               f"this / other {rate['this'] / rate['other']:.2f}x   this per reference call {rate['this'] / ref_rate:,.1f}")
 
 
