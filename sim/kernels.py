@@ -480,6 +480,12 @@ def _fall_chances(ln, inp, day, nb, wk):
     centre_fallen = wk.flag
     for b in range(nb):
         centre_fallen[b] = inp.centre_collapse and ln.kabul_fell_day[b] != NOT_FALLEN
+    held_around = wk.h  # the deals' share of the province held around the capital, raised to deal_exponent
+    if inp.negotiated_handover:  # (a lane loop of its own: inside the loop below the power did not vectorise)
+        for i in range(n_p):
+            for b in range(nb):
+                held_around[i, b] = min(ln.control[i, b] / inp.cap, F(1.0))
+        _pow_lanes(held_around, inp.deal_exponent, n_p, nb)
     for i in range(n_p):
         holdout = inp.is_holdout[i]
         ceasefire = inp.has_ceasefire and inp.ceasefire[day, i]
@@ -532,12 +538,11 @@ def _fall_chances(ln, inp, day, nb, wk):
             pg[i, b] = p_give_up
         for b in range(nb):  # deals
             p_deal = F(0.0)
-            if inp.negotiated_handover and ln.is_held[i, b] and not holdout:
-                held_around = min(ln.control[i, b] / inp.cap, F(1.0))
-                p_deal = pow32(held_around, inp.deal_exponent)
-                p_deal *= inp.deal_scale[day]
+            if inp.negotiated_handover:
+                p_deal = held_around[i, b] * inp.deal_scale[day]
                 p_deal *= F(1.0) + inp.deal_contagion * (F(n_fallen[b]) / inp.degree[i])
                 p_deal *= inp.broker_factor[i]
+                p_deal = p_deal if ln.is_held[i, b] & (not holdout) else F(0.0)
             if ceasefire:
                 p_deal *= F(0.0)
             pd[i, b] = p_deal
