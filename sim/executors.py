@@ -77,6 +77,8 @@ def check_scheduler(address: str | None) -> None:
 
 def _kill_pool(ex: ProcessPoolExecutor) -> None:
     procs = list((getattr(ex, "_processes", None) or {}).values())
+    manager = getattr(ex, "_executor_manager_thread", None)  # (shutdown drops these references: take them first)
+    results = getattr(ex, "_result_queue", None)
     ex.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
@@ -86,6 +88,25 @@ def _kill_pool(ex: ProcessPoolExecutor) -> None:
         p.join(max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
+    _release_manager(manager, results)
+
+
+def _release_manager(manager, results) -> None:
+    """Let the pool's manager thread end, so that the interpreter can exit.
+
+    A worker killed halfway through sending a result leaves half a message in the result pipe, and CPython's
+    manager thread then waits for the rest for ever: this process holds the pipe's write end too, so no end of
+    file comes, and at exit the interpreter joins that thread (seen as a Ctrl-C'd sweep that printed its message
+    and never exited, about 1 run in 10 on a loaded machine). Closing our copy of the write end gives the reader
+    its end of file; it takes the pool for broken and stops."""
+    if manager is None or results is None:
+        return
+    manager.join(1.0)
+    if manager.is_alive():
+        writer = getattr(results, "_writer", None)
+        if writer is not None:
+            writer.close()
+        manager.join(3.0)
 
 
 def make_executor(workers: int | None, scheduler: str | None):

@@ -391,6 +391,30 @@ def test_ctrl_c_and_sigterm_stop_a_sweep_at_once_and_say_what_is_stored(tmp_path
     assert 0 < stored < 300
 
 
+def test_a_worker_killed_halfway_through_sending_a_result_does_not_hang_the_exit():
+    """What a worker killed mid-send leaves: the length of a result and only part of it. CPython's manager thread
+    then waits for the rest for ever, and the interpreter joins it at exit (a Ctrl-C'd sweep that never exited,
+    about 1 in 10 on a loaded machine); stopping the pool must let it end."""
+    import multiprocessing
+    import struct
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.executors import _kill_pool
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    assert pool.submit(int, "7").result() == 7  # the worker and the manager thread are up
+    manager, results = pool._executor_manager_thread, pool._result_queue
+    os.write(results._writer.fileno(), struct.pack("!i", 1000) + b"x" * 10)
+    time.sleep(0.5)
+    assert manager.is_alive()
+    try:
+        _kill_pool(pool)
+        assert not manager.is_alive()
+    finally:
+        if manager.is_alive():  # the fix failed: free the thread anyway, or this test process could not exit
+            results._writer.close()
+
+
 # ----------------------------------------------------------------------------------------------- bounded work
 
 
