@@ -19,7 +19,8 @@ order or in which process.
 
 Compiled with cache=True: the first call after an install compiles (about 17 s for the ensemble's entry point and
 3 s more for the Mesa model's on an idle machine, twice that on a busy one; `python run.py bench` measures it)
-and stores the machine code in numba's cache; sim/jitcache.py ties that cache to every source the rules inline, so an edit is recompiled, never served stale.
+and stores the machine code in numba's cache; sim/jitcache.py ties that cache to every source the rules inline,
+so an edit is recompiled, never served stale.
 No fastmath: results must not depend on how the compiler groups the arithmetic.
 """
 

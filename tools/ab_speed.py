@@ -74,7 +74,8 @@ def main() -> None:
     for kind, n in zip(kinds, (a.n, a.n, a.models)):
         rate = {side: n / statistics.median(times[side, kind]) for side in sides}
         print(f"{kind:27s} other {rate['other']:9,.1f} runs/s   this {rate['this']:9,.1f} runs/s   "
-              f"this / other {rate['this'] / rate['other']:.2f}x   this per reference call {rate['this'] / ref_rate:,.1f}")
+              f"this / other {rate['this'] / rate['other']:.2f}x   "
+              f"this per reference call {rate['this'] / ref_rate:,.1f}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ a pool of processes, and checks that all three give the same runs.
 
     OPENBLAS_NUM_THREADS=1 python tools/threads_vs_processes.py [--workers 2]
 
-Measured on 2 December 2026 (2-core AMD EPYC, idle): one thread 10,885 runs/s; two threads 21,241 (1.95x); two
-processes 21,043 (1.93x), all three the same runs. Threads fill the cores as well as processes do, and no better; the sweep, the calibration and the
-validation already spread their work over a process pool, so numba's own threads (parallel=True) stay off.
+Measured on 2 December 2026 (2-core Intel Xeon, idle): one thread 10,885 runs/s; two threads 21,241 (1.95x);
+two processes 21,043 (1.93x), all three the same runs. Threads fill the cores as well as processes do, and no
+better; the sweep, the calibration and the validation already spread their work over a process pool, so numba's
+own threads (parallel=True) stay off.
 """
 
 from __future__ import annotations
