@@ -172,30 +172,42 @@ def score_forecast(result, world: World, protocol: Protocol, keep_replicates: bo
     return card
 
 
+def forecast_and_score(task) -> dict:
+    """One forecast from a cut-off and its scorecard, in a worker: (protocol, params, cutoff, seed,
+    keep_replicates, data dir). The forecast sees the record as known on the cut-off's morning; the scorecard
+    scores it against the whole record (and the LWJ dates, which the forecast keeps but does not see)."""
+    from .world import day_index, world_for
+
+    protocol, params, cutoff, seed, keep_replicates, data_dir = task
+    world = world_for(data_dir)
+    lwj_days = [day_index(o.as_of) for o in world.record.district_series]
+    r = forecast(protocol.scenario, params, cutoff, protocol.runs, seed, world.known_on(cutoff), lwj_days)
+    return score_forecast(r, world, protocol, keep_replicates)
+
+
 def run_cutoff(protocol: Protocol, cutoff: dt.date, world: World, out: Path, executor, batch: int,
                progress: bool, data_dir: str | None = None) -> dict:
     """Calibrate on what was known by the end of the day before `cutoff`, forecast from `cutoff` with the
     calibrated and the prior parameters (two seeds each), score. Writes cutoffs/<D>.json and .npz."""
     from . import calibrate as cal, store
-    from .world import day_index
 
     sc = protocol.scenario
     target = cal.target_until(world, cutoff - dt.timedelta(days=1))
     study = cal.calibrate(sc, world, out, executor, protocol.trials, protocol.replicates, protocol.seed, target,
                           batch=batch, progress=progress, study_name=f"cutoff-{cutoff.isoformat()}", data_dir=data_dir)
     best = study.best_params
-    known = world.known_on(cutoff)
-    lwj_days = [day_index(o.as_of) for o in world.record.district_series]  # for scoring only
     record = {"cutoff": cutoff.isoformat(), "fitted_capitals": int(target.fit.sum()),
               "trials": cal.completed_trials(study), "best_loss": study.best_value,
               "best_terms": study.best_trial.user_attrs, "best_params": best, "variants": {}}
+    # The four forecasts and their scorecards (bootstraps: most of the time) run side by side on the executor.
+    futures = {(variant, k): executor.submit(forecast_and_score, (
+        protocol, sc.params.replace(**best) if variant == "calibrated" else sc.params, cutoff, seed, k == 0, data_dir))
+        for variant in VARIANTS for k, seed in enumerate(protocol.seeds)}
     arrays = {}
     for variant in VARIANTS:
-        params = sc.params.replace(**best) if variant == "calibrated" else sc.params
         cards = []
-        for k, seed in enumerate(protocol.seeds):
-            r = forecast(sc, params, cutoff, protocol.runs, seed, known, lwj_days)
-            card = score_forecast(r, world, protocol, keep_replicates=k == 0)
+        for k in range(len(protocol.seeds)):
+            card = futures[variant, k].result()
             if k == 0:
                 arrays.update(_replicates(card, variant))
             cards.append(_strip(card))

@@ -343,6 +343,54 @@ def test_the_study_is_written_with_a_write_ahead_log_and_left_as_one_plain_file(
             assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
+class _Interrupting(InlineExecutor):
+    """Runs inline; the trial handed out `fail_at` raises an error, the one at `stop_at` a KeyboardInterrupt."""
+
+    def __init__(self, fail_at=None, stop_at=None):
+        super().__init__()
+        self.n, self.fail_at, self.stop_at = 0, fail_at, stop_at
+
+    def submit(self, fn, *args, **kwargs):
+        self.n += 1
+        if self.n == self.stop_at:
+            raise KeyboardInterrupt
+        if self.n == self.fail_at:
+            def fn(task):
+                raise RuntimeError("a trial that fails")
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_stored_study_holds_every_trial_told_and_a_resume_goes_on_from_it(tmp_path, world):
+    """The search runs in memory and appends each told batch to study.db itself (sim/calibrate._append_trials):
+    read back through Optuna's own load_study, the file holds exactly the trials of the search, failed ones
+    included; a calibration stopped in the middle of a batch keeps the batches told, and the resume asks the
+    prior's points not yet asked, in order, and returns what the file holds."""
+    import optuna
+
+    from sim import calibrate as cal
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario("baseline", world)
+    target = cal.target_until(world, dt.date(2021, 8, 12))
+    fields = lambda trials: [(t.number, t.state, t.params, t.distributions, t.value, t.user_attrs,  # noqa: E731
+                              t.system_attrs) for t in trials]
+    stored = lambda: optuna.load_study(study_name="calibration", storage=f"sqlite:///{tmp_path / 'study.db'}")  # noqa: E731
+    with pytest.raises(KeyboardInterrupt):
+        cal.calibrate(scenario, world, tmp_path, _Interrupting(fail_at=4, stop_at=7), 8, 5, 7, target, batch=2,
+                      progress=False)
+    kept = stored().trials
+    assert [t.state.name for t in kept] == ["COMPLETE"] * 3 + ["FAIL"] + ["COMPLETE"] * 2  # three batches told
+    assert {"crps", "order", "held"} <= set(kept[0].user_attrs)
+    assert kept[0].value == pytest.approx(cal.total_loss(kept[0].user_attrs), rel=1e-12)
+    study = cal.calibrate(scenario, world, tmp_path, InlineExecutor(), 8, 5, 7, target, batch=2, progress=False)
+    told = [t for t in study.trials if t.state.is_finished()]  # (the prior's points not asked wait in memory)
+    assert fields(told) == fields(stored().trials)
+    assert fields(told)[:6] == fields(kept)
+    assert [t.number for t in told] == list(range(9)) and cal.completed_trials(study) == 8
+    prior = cal.prior_sample(cal.CALIBRATED, cal.PRIOR_SAMPLES, 7)
+    assert [t.params for t in told] == prior[:9]  # the failed trial used its point up; none asked twice
+
+
 @pytest.mark.slow
 def test_a_calibration_starts_from_the_prior_and_cross_validates_inside_the_fitted_set(tmp_path, world):
     """No tuned default is enqueued: the first trials are a Latin hypercube over the bounds; with a cut-off the
