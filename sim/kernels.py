@@ -182,7 +182,7 @@ LANES = 64  # replicates in a block (measured: 16 -> 164 us a run, 32 -> 136, 64
 
 Lanes = namedtuple("Lanes", [f.name for f in fields(State)])
 Work = namedtuple("Work", ["u", "w", "t", "h", "pa", "pg", "pd", "falls", "top", "queue",
-                           "va", "vb", "vc", "na", "flag", "flag2"])
+                           "va", "vb", "vc", "na", "nc", "flag", "flag2"])
 
 
 def lanes(s: State, world: World, width: int = LANES) -> tuple[Lanes, Work]:
@@ -194,7 +194,7 @@ def lanes(s: State, world: World, width: int = LANES) -> tuple[Lanes, Work]:
               h=np.zeros((max(n_p, n_e), width), F), pa=np.zeros((n_p, width), F), pg=np.zeros((n_p, width), F),
               pd=np.zeros((n_p, width), F), falls=np.zeros((n_p, width), np.bool_), top=np.zeros(n_p, F),
               queue=np.zeros(n_p, np.int64), va=np.zeros(width, F), vb=np.zeros(width, F), vc=np.zeros(width, F),
-              na=np.zeros(width, np.int64), flag=np.zeros(width, np.bool_), flag2=np.zeros(width, np.bool_))
+              na=np.zeros(width, np.int64), nc=np.zeros(width, np.int64), flag=np.zeros(width, np.bool_), flag2=np.zeros(width, np.bool_))
     return ln, wk
 
 
@@ -557,56 +557,86 @@ def _fall_chances(ln, inp, day, nb, wk):
 
 
 @njit(**_JIT)
-def _apply_falls(ln, inp, day, b, falls, queue):
-    """rules.apply_falls for lane b, falls[:, b] the mask of today's new falls (queue: (P,) int scratch)."""
+def _apply_falls(ln, inp, day, nb, wk):
+    """rules.apply_falls for every lane, wk.falls[:, b] lane b's mask of today's new falls. Across the lanes at
+    once and branch-free (SIMD): a lane without a fall keeps every value through a select, so each lane gets
+    exactly what the reference gives it. The corps cascade (a trial mechanism, summed over the day's falls)
+    goes lane by lane."""
     n_p = inp.n_p
-    n_new = 0
+    falls, n_new, count = wk.falls, wk.na, wk.nc
+    held, control, garrison, morale = ln.is_held, ln.control, ln.garrison, ln.morale
+    for b in range(nb):
+        n_new[b] = 0
+    for i in range(n_p):
+        for b in range(nb):
+            f = falls[i, b]
+            n_new[b] += f
+            ln.supply_dirty[b] = ln.supply_dirty[b] | (f & ln.is_supplied[i, b])
+            held[i, b] = held[i, b] & (not f)
+            control[i, b] = F(1.0) if f else control[i, b]
+            garrison[i, b] = F(0.0) if f else garrison[i, b]
+    some = False
+    for b in range(nb):
+        some |= n_new[b] > 0
+    if not some:
+        return
+    for b in range(nb):
+        ln.kabul_fell_day[b] = day if falls[inp.kabul, b] else ln.kabul_fell_day[b]
+    for e in range(inp.n_e):
+        a, c = inp.edge_a[e], inp.edge_b[e]
+        for b in range(nb):
+            both = held[a, b] & held[c, b]
+            fell_today = n_new[b] > 0
+            ln.ends_held[e, b] = both if fell_today else ln.ends_held[e, b]
+            ln.is_road_open[e, b] = ln.is_road_open[e, b] & (both | (not fell_today))
+    if inp.morale_cascade:
+        national = wk.va
+        for b in range(nb):
+            national[b] = inp.cascade_national * F(n_new[b])
+        for j in range(n_p):
+            for b in range(nb):
+                morale[j, b] = morale[j, b] - national[b] if n_new[b] > 0 else morale[j, b]
+        for j in range(n_p):
+            for b in range(nb):
+                count[b] = 0
+            for k in range(inp.n_neighbours[j]):
+                nbr = inp.neighbours[j, k]
+                for b in range(nb):
+                    count[b] += falls[nbr, b]
+            for b in range(nb):
+                lost = inp.cascade_neighbour * F(count[b])
+                morale[j, b] = morale[j, b] - lost if n_new[b] > 0 else morale[j, b]
+    if inp.corps_cascade:
+        for b in range(nb):
+            if n_new[b] > 0:
+                _corps_cascade(ln, inp, b, falls, n_new[b], wk.queue)
+    if inp.prison_breaks:
+        for b in range(nb):
+            gain = inp.prison_gain * F(n_new[b])
+            ln.taliban[b] = ln.taliban[b] + gain if n_new[b] > 0 else ln.taliban[b]
+
+
+@njit(**_JIT)
+def _corps_cascade(ln, inp, b, falls, n_new, queue):
+    """The corps cascade of rules.apply_falls for lane b (queue: (P,) int scratch)."""
+    n_p = inp.n_p
+    morale = ln.morale
+    fallen = queue  # today's falls, in province order
+    k = 0
     for i in range(n_p):
         if falls[i, b]:
-            n_new += 1
-            if ln.is_supplied[i, b]:
-                ln.supply_dirty[b] = True
-            ln.is_held[i, b] = False
-            ln.control[i, b] = F(1.0)
-            ln.garrison[i, b] = F(0.0)
-    if n_new == 0:
-        return
-    if falls[inp.kabul, b]:
-        ln.kabul_fell_day[b] = day
-    for e in range(inp.n_e):
-        both = ln.is_held[inp.edge_a[e], b] and ln.is_held[inp.edge_b[e], b]
-        ln.ends_held[e, b] = both
-        ln.is_road_open[e, b] = ln.is_road_open[e, b] and both
-    fell = F(n_new)
-    morale = ln.morale
-    if inp.morale_cascade:
-        national = inp.cascade_national * fell
-        for j in range(n_p):
-            morale[j, b] -= national
-        for j in range(n_p):
-            n = 0
-            for k in range(inp.n_neighbours[j]):
-                n += falls[inp.neighbours[j, k], b]
-            morale[j, b] -= inp.cascade_neighbour * F(n)
-    if inp.corps_cascade:
-        fallen = queue  # today's falls, in province order
-        k = 0
-        for i in range(n_p):
-            if falls[i, b]:
-                fallen[k] = i
-                k += 1
-        for j in range(n_p):
-            c = F(0.0)
-            for m in range(n_new):
-                c += inp.corps_peers[fallen[m], j]
-            morale[j, b] -= inp.cascade_corps * c
-        for j in range(n_p):
-            c = F(0.0)
-            for m in range(n_new):
-                c += inp.corps_hq_peers[fallen[m], j]
-            morale[j, b] -= inp.cascade_corps_hq * c
-    if inp.prison_breaks:
-        ln.taliban[b] += inp.prison_gain * fell
+            fallen[k] = i
+            k += 1
+    for j in range(n_p):
+        c = F(0.0)
+        for m in range(n_new):
+            c += inp.corps_peers[fallen[m], j]
+        morale[j, b] -= inp.cascade_corps * c
+    for j in range(n_p):
+        c = F(0.0)
+        for m in range(n_new):
+            c += inp.corps_hq_peers[fallen[m], j]
+        morale[j, b] -= inp.cascade_corps_hq * c
 
 
 @njit(**_JIT)  # called once a day per block of lanes: not inlined, so that it is compiled once for every entry
@@ -791,15 +821,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
                         how = NEGOTIATED if besieged[i, b] else SURRENDER
                     ln.fall_how[i, b] = how
                     ln.fall_day[i, b] = day
-    any_fall = wk.flag
-    for b in range(nb):
-        any_fall[b] = False
-    for i in range(n_p):
-        for b in range(nb):
-            any_fall[b] = any_fall[b] or falls[i, b]
-    for b in range(nb):
-        if any_fall[b]:
-            _apply_falls(ln, inp, day, b, falls, wk.queue)
+    _apply_falls(ln, inp, day, nb, wk)
 
     for b in range(nb):
         ln.taliban[b] *= inp.recruit_factor  # rules.recruit
@@ -865,7 +887,7 @@ def _apply_falls_block(st, inp, day, falls, ln, wk):
         for b in range(nb):
             for i in range(inp.n_p):
                 wk.falls[i, b] = falls[r0 + b, i]
-            _apply_falls(ln, inp, day, b, wk.falls, wk.queue)
+        _apply_falls(ln, inp, day, nb, wk)
         _store(ln, st, r0, nb)
 
 
