@@ -225,11 +225,10 @@ def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: i
 
 
 # The study's SQLite file while trials are written: in write-ahead-log mode with synchronous=NORMAL, a commit
-# does not wait for the disk (the default rollback journal waits two or three times a commit, and Optuna commits
-# a dozen times a trial: 17 s of a 44 s calibration, cProfile). A killed process loses nothing it had committed;
-# a power cut may lose the last trials, never the file. When the calibration ends (or stops), the file goes back
-# to the default journal, so no -wal/-shm files stay beside it and later readers (plot opens it read-only) see
-# one plain file.
+# does not wait for the disk (the default rollback journal waits two or three times a commit; there is one commit
+# a batch of trials, see _calibrate). A killed process loses nothing it had committed; a power cut may lose the
+# last trials, never the file. When the calibration ends (or stops), the file goes back to the default journal,
+# so no -wal/-shm files stay beside it and later readers (plot opens it read-only) see one plain file.
 
 
 def _synchronous_normal(dbapi_connection, _record) -> None:
