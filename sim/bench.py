@@ -150,7 +150,11 @@ def time_mechanisms(n: int, repeats: int) -> dict[str, float]:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+    """This process's peak resident set: VmHWM on Linux. Not getrusage's ru_maxrss: in a child process that counts
+    the parent's resident set at the fork as well (measured: a child of a 527 MB process reported 527 MB against
+    its own 13 MB), so the benchmark's fresh processes read the benchmark's own size, not theirs."""
+    peak = _current_rss_mb("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def _current_rss_mb(field: str = "VmRSS") -> float:

@@ -59,3 +59,19 @@ def test_the_reference_kernel_is_frozen_per_version_and_deterministic():
     assert REFERENCE_SOURCES.get(bench.REFERENCE_VERSION) == source, "changed the kernel: bump REFERENCE_VERSION"
     held = bench.reference_kernel(n=50)
     assert held == bench.reference_kernel(n=50) and 0 < held < 50 * 34
+
+
+def test_a_fresh_process_reports_its_own_peak_memory_not_the_benchmarks():
+    """The memory figures come from fresh processes; getrusage's ru_maxrss there starts at the parent's resident
+    set (measured: 527 MB in a child of a 527 MB process whose own peak was 13 MB), so a large benchmark process
+    inflated them. The child's own high-water mark must not see the parent's 600 MB."""
+    import numpy as np
+
+    from sim.bench import _child, _current_rss_mb
+
+    ballast = np.ones(600 * 2**20 // 8)  # 600 MB, every page touched
+    assert _current_rss_mb() > 600
+    child = _child("ensemble", 10)
+    assert 0 < child["peak_rss_mb"] < 450, child  # numba, LLVM and a small ensemble: about 180 MB here
+    assert child["anonymous_mb"] + child["file_backed_mb"] <= child["peak_rss_mb"] + 1
+    del ballast
