@@ -196,7 +196,8 @@ def completed_trials(study) -> int:
 def calibrate(scenario: Scenario, world: World, out: Path, executor, n_trials: int, replicates: int, seed: int,
               target: Target, names=CALIBRATED, batch: int = 2, progress: bool = True, study_name: str = "calibration",
               data_dir: str | None = None):
-    """Run (or resume) an Optuna TPE study to n_trials completed trials; returns the study.
+    """Run (or resume) an Optuna TPE study to n_trials completed trials; returns the study (the search's copy in
+    memory: its finished trials are those study.db holds).
 
     A trial that raises is told as failed and not counted; MAX_FAILED_BATCHES batches in a row of nothing but
     failures stop the calibration. A study that cannot be written (a full disk, a read-only folder) raises
