@@ -800,6 +800,7 @@ def cmd_calibrate(args) -> int:
 
     from sim import budget, folders
     from sim import calibrate as cal
+    from sim.data import WINDOW_FIRST
     from sim.params import Params
     from sim.report import fmt_num, fmt_seconds
     from sim.scenario import load_scenario, parse_scenario
@@ -809,6 +810,10 @@ def cmd_calibrate(args) -> int:
     world = _world(args)
     scenario = load_scenario(args.scenario, world)
     out = args.out if args.out is not None else RESULTS / f"calibrate-{scenario.name}"
+    if args.fit_until is not None and not WINDOW_FIRST <= args.fit_until <= scenario.end:
+        # (before the window the record as then known holds no withdrawal plan to run on)
+        raise UserError(f"--fit-until {args.fit_until}: outside the window: allowed {WINDOW_FIRST} to "
+                        f"{scenario.end} (the end of {scenario.name})")
     target = cal.target_until(world, args.fit_until)
     if target.fit.sum() < 3:
         raise UserError(f"--fit-until {args.fit_until}: fewer than three capitals had fallen by then")
