@@ -15,12 +15,12 @@ import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
+from .memory import peak_mb, resident_mb
 from .resources import PACKAGE_PARENT
 
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -149,25 +149,6 @@ def time_mechanisms(n: int, repeats: int) -> dict[str, float]:
     return {name: n / statistics.median(s) for name, s in seconds.items()}
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident set: VmHWM on Linux. Not getrusage's ru_maxrss: in a child process that counts
-    the parent's resident set at the fork as well (measured: a child of a 527 MB process reported 527 MB against
-    its own 13 MB), so the benchmark's fresh processes read the benchmark's own size, not theirs."""
-    peak = _current_rss_mb("VmHWM")
-    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
-def _current_rss_mb(field: str = "VmRSS") -> float:
-    """The resident set now (VmRSS), or its anonymous part (RssAnon: the process's own arrays and heap) or its
-    file-backed part (RssFile: code of the shared libraries mapped in, numba's LLVM among them, which the
-    processes using them share and the system can drop and reread)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
 def startup_job() -> dict:
     """Run in a fresh process: seconds to import the package, to make the first ensemble call (10 runs) and the
     first Mesa run: with an empty numba cache (NUMBA_CACHE_DIR) that is the compile time, with a filled one the
@@ -203,14 +184,14 @@ def memory_job(kind: str, n: int) -> dict:
     if kind == "ensemble":
         from .ensemble import run_ensemble
 
-        before = _peak_rss_mb()
+        before = peak_mb()
         t0 = time.perf_counter()
         r = run_ensemble(n_runs=n, seed=1)
         assert r.n_runs == n
         seconds = time.perf_counter() - t0
         # With the result still held, the resident set is at its peak: its split into the two kinds.
-        return {"peak_rss_mb": _peak_rss_mb(), "peak_rss_before_mb": before, "seconds": seconds,
-                "anonymous_mb": _current_rss_mb("RssAnon"), "file_backed_mb": _current_rss_mb("RssFile")}
+        return {"peak_rss_mb": peak_mb(), "peak_rss_before_mb": before, "seconds": seconds,
+                "anonymous_mb": resident_mb("RssAnon"), "file_backed_mb": resident_mb("RssFile")}
     from .model import TerritoryModel
     from .world import default_world
 
@@ -218,12 +199,12 @@ def memory_job(kind: str, n: int) -> dict:
     for seed in range(20):  # warm-up: imports, caches, first allocations
         TerritoryModel(seed=seed, world=world).run()
     gc.collect()
-    start = _current_rss_mb()
+    start = resident_mb()
     t0 = time.perf_counter()
     for seed in range(n):
         TerritoryModel(seed=seed, world=world).run()
     gc.collect()
-    return {"growth_mb": _current_rss_mb() - start, "rss_start_mb": start, "seconds": time.perf_counter() - t0}
+    return {"growth_mb": resident_mb() - start, "rss_start_mb": start, "seconds": time.perf_counter() - t0}
 
 
 def _child(kind: str, n: int, **extra_env) -> dict:

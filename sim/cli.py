@@ -723,6 +723,8 @@ def _close_on_exit(close):
 
 def cmd_sweep(args) -> int:
     from sim import budget, folders
+    from sim.executors import local_worker_peaks_mb
+    from sim.memory import peak_mb
     from sim.report import fmt_seconds
     from sim.sweep import load_sweep, make_executor, run_sweep, summary
 
@@ -743,16 +745,15 @@ def cmd_sweep(args) -> int:
         with _close_on_exit(close):
             outcome = run_sweep(sweep, out, executor, progress=not args.quiet, flush_seconds=args.flush_seconds,
                                 force=args.force, data_dir=_data_dir(args))
+            # Each figure the process's own peak (VmHWM), the workers' read while they live: getrusage's
+            # ru_maxrss of a worker starts at this process's size when the worker started, not the worker's own.
+            workers_peak = local_worker_peaks_mb(executor)
         runs = outcome.n_run * sweep.replicates
         print(f"{sweep.name}: {outcome.n_run:,} points run ({runs:,} runs) in {fmt_seconds(outcome.seconds)}"
               + (f", {runs / outcome.seconds:,.0f} runs/s" if outcome.seconds > 0 and runs else "")
               + f"; {outcome.n_skipped:,} already stored; {len(outcome.failed):,} failed")
-        import resource
-
-        parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"peak memory: this process {parent:,.0f} MB"
-              + (f", largest local worker {children:,.0f} MB" if children else ""))
+        print(f"peak memory: this process {peak_mb():,.0f} MB"
+              + (f", largest local worker {max(workers_peak):,.0f} MB" if workers_peak else ""))
         for k, err in sorted(outcome.failed.items())[:10]:
             print(f"  point {k} failed: {err}")
         print(f"results in {out}" + ("" if outcome.complete else " (incomplete: run the same command to retry)")

@@ -109,6 +109,17 @@ def _release_manager(manager, results) -> None:
         manager.join(3.0)
 
 
+def local_worker_peaks_mb(executor) -> list[float]:
+    """The peak resident set (VmHWM, sim/memory.py) of each live worker process of a local process pool, read
+    from outside before the pool closes; [] for any other executor (in this process, or Dask's workers)."""
+    from .memory import peak_mb
+
+    if not isinstance(executor, ProcessPoolExecutor):
+        return []
+    peaks = (peak_mb(p.pid) for p in list((getattr(executor, "_processes", None) or {}).values()))
+    return [v for v in peaks if v == v]  # NaN: a worker already gone, or no /proc
+
+
 def make_executor(workers: int | None, scheduler: str | None):
     """(executor, close). Default: a local process pool sized to the machine (workers=1: in this process);
     'local': a Dask LocalCluster on loopback; 'tcp://HOST:PORT': a running Dask scheduler. close(kill=False)

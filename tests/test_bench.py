@@ -67,11 +67,47 @@ def test_a_fresh_process_reports_its_own_peak_memory_not_the_benchmarks():
     inflated them. The child's own high-water mark must not see the parent's 600 MB."""
     import numpy as np
 
-    from sim.bench import _child, _current_rss_mb
+    from sim.bench import _child
+    from sim.memory import resident_mb
 
     ballast = np.ones(600 * 2**20 // 8)  # 600 MB, every page touched
-    assert _current_rss_mb() > 600
+    assert resident_mb() > 600
     child = _child("ensemble", 10)
     assert 0 < child["peak_rss_mb"] < 450, child  # numba, LLVM and a small ensemble: about 180 MB here
     assert child["anonymous_mb"] + child["file_backed_mb"] <= child["peak_rss_mb"] + 1
+    del ballast
+
+
+def _hold_mb(mb: int) -> float:
+    """In a worker: touch `mb` MB, and return the worker's process id."""
+    import os
+
+    import numpy as np
+
+    block = np.ones(mb * 2**20 // 8)
+    return os.getpid() if block[-1] == 1.0 else -1
+
+
+def test_a_sweeps_worker_peak_is_the_workers_own_not_its_parents():
+    """The sweep's "largest local worker" figure: each worker's own VmHWM, read from outside while the pool lives.
+    Before, getrusage(RUSAGE_CHILDREN) gave at least the main process's size when the workers started."""
+    import math
+
+    import numpy as np
+
+    from sim.executors import local_worker_peaks_mb, make_executor
+    from sim.memory import peak_mb, resident_mb
+
+    ballast = np.ones(500 * 2**20 // 8)  # the parent holds 500 MB when the pool starts its workers
+    assert resident_mb() > 500
+    executor, close = make_executor(2, None)
+    try:
+        assert executor.submit(_hold_mb, 120).result() > 0
+        peaks = local_worker_peaks_mb(executor)
+    finally:
+        close()
+    assert len(peaks) >= 1, peaks
+    assert 120 < max(peaks) < 400, peaks  # its 120 MB and an interpreter with numpy, not the parent's 500 MB
+    assert peak_mb() > 500 and not math.isnan(peak_mb())
+    assert local_worker_peaks_mb(make_executor(1, None)[0]) == []  # in this process: nothing to add
     del ballast
