@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import qmc
 
 from .ensemble import run_ensemble
 from .metrics import censored, observed, run_metrics, seeded_capitals
@@ -104,6 +103,8 @@ def _points_from_design(c: Checker, design: dict, spec: dict, replicates: int
         c.fail("design.points", f"a grid of {per_axis} values on each of {d} parameters is {n_points:,} points; "
                                 f"allowed: at most {MAX_POINTS:,} (fewer points or fewer parameters)")
     _check_runs(c, n_points, replicates, "design.points")
+    from scipy.stats import qmc  # here, not at the top: the worker processes import this module, and need no qmc
+
     if method == "lhs":
         unit = qmc.LatinHypercube(d=d, seed=seed).random(n)
     elif method == "sobol":

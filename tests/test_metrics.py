@@ -5,6 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from sim import metrics, report
@@ -335,3 +338,13 @@ def test_pool_paired_averages_replicate_by_replicate():
     assert pooled["share_model_better"] == pytest.approx(np.mean(diff[~np.isnan(diff)] > 0))
     with pytest.raises(ValueError):
         metrics.pool_paired([runs[0], metrics.paired_bootstrap("mae", [1.0], [2.0], [1.0], n=500, replicates=True)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 40)),
+              elements=st.sampled_from([0.0, 1.0, 2.0, 2.5, 7.0, -3.0, np.nan, np.inf])))
+def test_average_ranks_are_scipys_rankdata(a):
+    """The numpy ranks the sweep's workers use instead of importing scipy.stats, ties and NaN included."""
+    expected = stats.rankdata(a, axis=1)
+    assert np.array_equal(metrics.average_ranks(a), expected, equal_nan=True)
+    assert np.array_equal(metrics.average_ranks(a[0]), expected[:1], equal_nan=True)
