@@ -4,7 +4,8 @@ Why not getrusage's ru_maxrss: a process started by fork (and exec, as multiproc
 the parent's high-water mark, so a worker of a 527 MB process reports 527 MB against its own 13 MB (measured).
 VmHWM is the process's own peak; RssAnon and RssFile split the resident set now into its own arrays and heap, and
 the file-backed pages (the code of shared libraries, numba's LLVM among them) that processes share and the system
-can drop and reread. Off Linux there is no /proc: every figure is NaN, and callers print nothing for it.
+can drop and reread. Off Linux there is no /proc: the figures are NaN (the sweep then leaves the workers' peak
+out of its report), but for this process's own peak, which falls back to getrusage.
 """
 
 from __future__ import annotations

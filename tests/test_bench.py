@@ -2,11 +2,15 @@
 `python run.py bench`, not asserted here: timings are not tests)."""
 
 import json
+import os
 
 import pytest
 
 from sim.bench import format_table, run_benchmark
 from sim.store import write_json
+
+# The memory figures read /proc/PID/status, which only Linux has.
+NEEDS_PROC = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="no /proc here (not Linux)")
 
 
 @pytest.mark.slow
@@ -61,6 +65,7 @@ def test_the_reference_kernel_is_frozen_per_version_and_deterministic():
     assert held == bench.reference_kernel(n=50) and 0 < held < 50 * 34
 
 
+@NEEDS_PROC
 def test_a_fresh_process_reports_its_own_peak_memory_not_the_benchmarks():
     """The memory figures come from fresh processes; getrusage's ru_maxrss there starts at the parent's resident
     set (measured: 527 MB in a child of a 527 MB process whose own peak was 13 MB), so a large benchmark process
@@ -78,7 +83,7 @@ def test_a_fresh_process_reports_its_own_peak_memory_not_the_benchmarks():
     del ballast
 
 
-def _hold_mb(mb: int) -> float:
+def _hold_mb(mb: int) -> int:
     """In a worker: touch `mb` MB, and return the worker's process id."""
     import os
 
@@ -88,6 +93,7 @@ def _hold_mb(mb: int) -> float:
     return os.getpid() if block[-1] == 1.0 else -1
 
 
+@NEEDS_PROC
 def test_a_sweeps_worker_peak_is_the_workers_own_not_its_parents():
     """The sweep's "largest local worker" figure: each worker's own VmHWM, read from outside while the pool lives.
     Before, getrusage(RUSAGE_CHILDREN) gave at least the main process's size when the workers started."""
