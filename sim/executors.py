@@ -75,8 +75,13 @@ def check_scheduler(address: str | None) -> None:
                             "the address of a running Dask scheduler, tcp://HOST:PORT (or tls://HOST:PORT)")
 
 
+def _pool_processes(ex: ProcessPoolExecutor) -> list:
+    """The pool's live worker processes (a private attribute of concurrent.futures; none once it has shut down)."""
+    return list((getattr(ex, "_processes", None) or {}).values())
+
+
 def _kill_pool(ex: ProcessPoolExecutor) -> None:
-    procs = list((getattr(ex, "_processes", None) or {}).values())
+    procs = _pool_processes(ex)
     manager = getattr(ex, "_executor_manager_thread", None)  # (shutdown drops these references: take them first)
     results = getattr(ex, "_result_queue", None)
     ex.shutdown(wait=False, cancel_futures=True)
@@ -116,7 +121,7 @@ def local_worker_peaks_mb(executor) -> list[float]:
 
     if not isinstance(executor, ProcessPoolExecutor):
         return []
-    peaks = (peak_mb(p.pid) for p in list((getattr(executor, "_processes", None) or {}).values()))
+    peaks = (peak_mb(p.pid) for p in _pool_processes(executor))
     return [v for v in peaks if v == v]  # NaN: a worker already gone, or no /proc
 
 
