@@ -1,4 +1,8 @@
+import contextlib
+import io
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,3 +26,29 @@ def data_copy(tmp_path):
     d = tmp_path / "data"
     shutil.copytree(DATA_DIR, d)
     return d
+
+
+def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
+    """`python run.py ARGS` as the same `main()` in this process, returned like `subprocess.run`'s result.
+
+    Why: a new interpreter pays ~4 s before any work (numpy, numba, matplotlib, pyarrow, the cached machine code),
+    and the suite made ~200 such calls, the largest share of CI's time. What a subprocess still tests and this does
+    not, the tests that need it keep a real process: the entry point itself (tests/test_cli.py's end-to-end
+    tests, tests/test_packaging.py), signals and kills, file-size limits, concurrent writers. An exception that
+    escapes main() reaches the test as it is (a subprocess would print a Traceback and exit 1: fails either way)."""
+    from sim.cli import main
+
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse: --help, or a bad option
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["run.py", *argv], code, out.getvalue(), err.getvalue())

@@ -7,10 +7,11 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_in_process
 
 
 def run_cli(*args):
+    """run.py in a new process: for the tests of the entry point itself (the rest run main() in this process)."""
     return subprocess.run([sys.executable, str(REPO / "run.py"), *args], capture_output=True, text=True, timeout=300)
 
 
@@ -62,7 +63,7 @@ def test_bad_option_value():
 def test_params_command_lists_every_parameter():
     from sim.params import Params
 
-    r = run_cli("params")
+    r = run_in_process("params")
     assert r.returncode == 0
     for name in Params.names():
         assert name in r.stdout
@@ -84,7 +85,7 @@ def test_options_before_or_after_the_command():
 @pytest.mark.slow
 def test_run_a_scenario_from_a_later_start(tmp_path):
     out = tmp_path / "r"
-    r = run_cli("run", "reinforce-kabul", "--runs", "30", "--start", "2021-08-10", "--out", str(out), "--quiet")
+    r = run_in_process("run", "reinforce-kabul", "--runs", "30", "--start", "2021-08-10", "--out", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "2021-08-10 to 2021-09-06" in r.stdout and "those still held at the start" in r.stdout
     manifest = json.loads((out / "manifest.json").read_text())
@@ -97,16 +98,16 @@ def test_bad_scenario_file_fails_cleanly_and_writes_nothing(tmp_path):
     bad.write_text('name = "bad"\ndescription = "x"\nstart = 2021-05-01\nend = 2021-09-06\nreplicates = 5\n'
                    'seed = 1\n[[events]]\non = 2021-06-01\nkind = "reinforce"\nprovince = "Narnia"\ntroops = 5\n')
     out = tmp_path / "results" / "bad"
-    r = run_cli("run", str(bad), "--out", str(out), "--quiet")
+    r = run_in_process("run", str(bad), "--out", str(out), "--quiet")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "bad.toml: key 'events[0].province': unknown province 'Narnia'; allowed: Badakhshan" in r.stderr
     assert not (tmp_path / "results").exists()
 
 
 def test_bad_start_date_option():
-    r = run_cli("run", "baseline", "--start", "2021-08-30", "--quiet")
+    r = run_in_process("run", "baseline", "--start", "2021-08-30", "--quiet")
     assert r.returncode == 2 and "--start 2021-08-30 is outside the window: allowed 2021-05-01 to 2021-08-15" in r.stderr
-    r = run_cli("run", "baseline", "--start", "yesterday")
+    r = run_in_process("run", "baseline", "--start", "yesterday")
     assert r.returncode == 2 and "'yesterday' is not a date YYYY-MM-DD" in r.stderr
 
 
@@ -114,7 +115,7 @@ def test_a_fit_until_date_outside_the_window_is_refused_in_one_line(tmp_path):
     """Found by hypothesis (test_cli_properties.test_calibrate): --fit-until 2021-04-01 ended in a traceback from
     deep in the data (the record as known then holds no withdrawal plan)."""
     for when in ("2021-04-01", "2022-01-01"):
-        r = run_cli("calibrate", "baseline", "--fit-until", when, "--trials", "1", "--replicates", "3", "--cv", "0",
+        r = run_in_process("calibrate", "baseline", "--fit-until", when, "--trials", "1", "--replicates", "3", "--cv", "0",
                     "--workers", "1", "--out", str(tmp_path / "cal"), "--quiet")
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"error: --fit-until {when}: outside the window: allowed 2021-05-01 to "), r.stderr
@@ -122,9 +123,9 @@ def test_a_fit_until_date_outside_the_window_is_refused_in_one_line(tmp_path):
 
 
 def test_scenarios_and_compare_commands():
-    r = run_cli("scenarios")
+    r = run_in_process("scenarios")
     assert r.returncode == 0 and "from-2021-08-12" in r.stdout and "hold-the-highway" in r.stdout
-    r = run_cli("compare", "baseline", "no-cascade", "--runs", "60", "--rerun", "--quiet")
+    r = run_in_process("compare", "baseline", "no-cascade", "--runs", "60", "--rerun", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "common random numbers" in r.stdout and "no-cascade" in r.stdout and "+-" in r.stdout
 
@@ -133,8 +134,8 @@ def test_scenarios_and_compare_commands():
 def test_compare_with_a_mechanism_set_on_in_every_scenario():
     """--set changes every scenario compared (contractors-stay then acts through supply as well as strikes), and a
     bad setting stops with one message naming the key and what is allowed."""
-    base = run_cli("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet")
-    on = run_cli("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet",
+    base = run_in_process("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet")
+    on = run_in_process("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet",
                  "--set", "supply_stocks=true", "--set", "air_logistics=true")
     assert base.returncode == on.returncode == 0, on.stderr
     assert "supply_stocks = True, air_logistics = True" in on.stderr
@@ -144,26 +145,26 @@ def test_compare_with_a_mechanism_set_on_in_every_scenario():
                       ("supply_stocks=yes", "supply_stocks is a switch: allowed true or false"),
                       ("stock_days=1000", "'stock_days' = 1000.0 is out of bounds: allowed 3.0 to 180.0 days"),
                       ("stock_days", "give NAME=VALUE")):
-        r = run_cli("compare", "baseline", "contractors-stay", "--runs", "10", "--quiet", "--set", bad)
+        r = run_in_process("compare", "baseline", "contractors-stay", "--runs", "10", "--quiet", "--set", bad)
         assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
 
 
 @pytest.mark.slow
 def test_run_with_a_setting_records_it_and_a_bad_one_writes_nothing(tmp_path):
     out = tmp_path / "stocks"
-    r = run_cli("--set", "supply_stocks=true", "run", "baseline", "--runs", "20", "--out", str(out), "--quiet")
+    r = run_in_process("--set", "supply_stocks=true", "run", "baseline", "--runs", "20", "--out", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["params_changed_from_defaults"] == {"supply_stocks": True}
     bad = tmp_path / "bad"
-    r = run_cli("run", "baseline", "--runs", "20", "--out", str(bad), "--set", "commando_strength=-5", "--quiet")
+    r = run_in_process("run", "baseline", "--runs", "20", "--out", str(bad), "--set", "commando_strength=-5", "--quiet")
     assert r.returncode == 2 and "'commando_strength' = -5.0 is out of bounds: allowed 0.0 to 40000" in r.stderr
     assert not bad.exists()
 
 
 @pytest.mark.slow
 def test_the_example_sweep_runs_from_the_readme(tmp_path):
-    r = run_cli("sweep", "north-and-cascade", "--out", str(tmp_path / "sw"), "--quiet")
+    r = run_in_process("sweep", "north-and-cascade", "--out", str(tmp_path / "sw"), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "25 points run (2,500 runs)" in r.stdout and "Best 5 of 25 points" in r.stdout
     assert "target_north_weight:" in r.stdout and "peak memory" in r.stdout
@@ -175,7 +176,7 @@ def test_the_example_sweep_runs_from_the_readme(tmp_path):
 def test_a_forecast_from_any_start_runs(tmp_path):
     """A forecast runs on the record as known at its start, and is scored on every LWJ figure, later ones too."""
     for start in ("2021-05-01", "2021-07-01", "2021-08-10"):
-        r = run_cli("run", "forecast", "--runs", "20", "--start", start, "--out", str(tmp_path / start), "--quiet")
+        r = run_in_process("run", "forecast", "--runs", "20", "--start", start, "--out", str(tmp_path / start), "--quiet")
         assert r.returncode == 0, r.stderr
         if start < "2021-08-03":  # the last LWJ figure is scored even though the run could not see it
             assert "2021-08-03" in r.stdout

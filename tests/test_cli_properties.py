@@ -6,8 +6,6 @@ lock and temporaries beside it included). Commands run in this process with tiny
 fit in CI; `HYPOTHESIS_PROFILE=thorough` runs many more (tests/conftest.py registers the profiles).
 """
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -18,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
+from conftest import REPO, run_in_process
 
 matplotlib.use("Agg")
 
@@ -29,8 +27,6 @@ SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
 def examples(n: int) -> int:
     return n * SCALE
 
-
-import run  # noqa: E402
 
 # Each field has values a user means (valid) and values a careless or hostile one types (invalid). An example
 # takes valid values everywhere, then breaks none, one or two fields: about a third of the examples run.
@@ -88,13 +84,8 @@ def _tree(root: Path) -> dict:
 
 
 def call(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = run.main(argv)
-        except SystemExit as exc:  # argparse: --help, or a bad option
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
+    r = run_in_process(*argv)
+    return r.returncode, r.stdout, r.stderr
 
 
 def check(code: int, err: str, argv) -> None:

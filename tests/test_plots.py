@@ -1,15 +1,8 @@
 """`run.py plot` writes every figure and the report from stored results, without running the model."""
 
-import subprocess
-import sys
-
 import pytest
 
-from conftest import REPO
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, str(REPO / "run.py"), *args], capture_output=True, text=True, timeout=300)
+from conftest import run_in_process as run_cli
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = {"--trials": "3", "--abc": "4", "--replicates": "5"}
@@ -47,8 +47,7 @@ def test_the_readmes_two_calibrations_in_order_do_not_share_a_study(tmp_path):
     outs = []
     for argv in commands:
         argv = shrink(argv, results)
-        r = subprocess.run([sys.executable, str(REPO / "run.py"), *argv], capture_output=True, text=True,
-                           timeout=600, cwd=tmp_path)
+        r = run_in_process(*argv, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         outs.append(Path(argv[argv.index("--out") + 1]))
     first, second = (json.loads((o / "calibration.json").read_text()) for o in outs)
@@ -72,8 +71,7 @@ def test_the_second_command_into_the_first_ones_folder_refuses(tmp_path):
     def cli(argv):
         argv = shrink(argv, tmp_path / "results")
         argv[argv.index("--out") + 1] = str(folder)
-        return subprocess.run([sys.executable, str(REPO / "run.py"), *argv], capture_output=True, text=True,
-                              timeout=600, cwd=tmp_path)
+        return run_in_process(*argv, cwd=tmp_path)
 
     assert cli(first).returncode == 0
     before = (folder / "calibration.json").read_text()

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_in_process
 from sim import folders, store
 
 from test_sweep import SMALL
@@ -22,7 +22,12 @@ from test_sweep import SMALL
 SMALL_SWEEP = SMALL.replace('name = "small"', 'name = "{name}"')
 
 
-def cli(*args, cwd=None, limit_bytes=None, timeout=300):
+def cli(*args, cwd=None, limit_bytes=None, timeout=300, process=False):
+    """run.py ARGS: in this process (conftest.run_in_process), or in a new one where the test needs its own
+    process (a file-size limit, process=True)."""
+    if limit_bytes is None and not process:
+        return run_in_process(*args, cwd=cwd)
+
     def limit():
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
@@ -133,13 +138,14 @@ def test_a_second_writer_refuses_at_once(tmp_path):
                      ("sensitivity", "baseline", "--params", "rural_rate", "--n", "2", "--replicates", "2"),
                      ("calibrate", "baseline", "--trials", "1", "--replicates", "5", "--cv", "0")):
             t0 = time.monotonic()
-            r = cli(*args, "--out", out, "--quiet", *(("--workers", "1") if args[0] != "run" else ()))
+            # process=True: the lock is re-entrant within a process (folders._HELD), a second process is refused
+            r = cli(*args, "--out", out, "--quiet", *(("--workers", "1") if args[0] != "run" else ()), process=True)
             one_line_error(r, f"{out}: is being written by pid {os.getpid()}", "`run.py sweep test`")
             assert time.monotonic() - t0 < 30
     assert not out.exists()
     assert cli("run", "baseline", "--runs", "5", "--out", out, "--quiet").returncode == 0  # released
     with folders.writer_lock(out):
-        one_line_error(cli("plot", out), "is being written by")
+        one_line_error(cli("plot", out, process=True), "is being written by")
 
 
 @pytest.mark.slow

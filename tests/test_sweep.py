@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_in_process
 from sim.scenario import ScenarioError
 from sim.store import RUNS, FALLS
 from sim.sweep import InlineExecutor, make_executor, parse_sweep, run_sweep
@@ -141,17 +141,15 @@ def test_sensitivity_command_gives_indices_for_every_parameter_and_output(tmp_pa
     import pandas as pd
 
     out = tmp_path / "sens"
-    r = subprocess.run([sys.executable, str(REPO / "run.py"), "sensitivity", "baseline", "--params",
-                        "target_north_weight,rural_rate,cascade_neighbour", "--n", "8", "--replicates", "10",
-                        "--workers", "1", "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+    r = run_in_process("sensitivity", "baseline", "--params", "target_north_weight,rural_rate,cascade_neighbour",
+                       "--n", "8", "--replicates", "10", "--workers", "1", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
     table = pd.read_csv(out / "indices.csv")
     assert set(table["output"]) == {"kabul_fall_day", "tau_b", "fallen_by_aug15"}
     assert set(table["parameter"]) == {"target_north_weight", "rural_rate", "cascade_neighbour"}
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(table.columns) and table["ST"].notna().all()
     assert (out / "indices.png").exists() and "the ten largest by ST" in r.stdout
-    r = subprocess.run([sys.executable, str(REPO / "run.py"), "sensitivity", "baseline", "--params", "nonsense",
-                        "--quiet"], capture_output=True, text=True, timeout=120)
+    r = run_in_process("sensitivity", "baseline", "--params", "nonsense", "--quiet")
     assert r.returncode == 2 and "are not numeric model parameters" in r.stderr
 
 
@@ -160,29 +158,27 @@ def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
     import sqlite3
 
     out = tmp_path / "cal"
-    base = [sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--replicates", "20", "--cv", "0",
+    base = ["calibrate", "baseline", "--replicates", "20", "--cv", "0",
             "--fit-until", "2021-08-12", "--workers", "1", "--out", str(out), "--quiet"]
-    r = subprocess.run(base + ["--trials", "3"], capture_output=True, text=True, timeout=300)
+    r = run_in_process(*base, "--trials", "3")
     assert r.returncode == 0, r.stderr
     assert "held out, 21 capitals" in r.stdout and "hops from Kabul" in r.stdout and "best loss" in r.stdout
-    r = subprocess.run(base + ["--trials", "5"], capture_output=True, text=True, timeout=300)
+    r = run_in_process(*base, "--trials", "5")
     assert r.returncode == 0, r.stderr
     with sqlite3.connect(out / "study.db") as db:
         complete = db.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0]
     assert complete == 5, "the second call resumed the study instead of starting again"
     calibrated = json.loads((out / "calibration.json").read_text())
     assert set(calibrated["best_params"]) >= {"target_north_weight", "rural_rate"}
-    r = subprocess.run([sys.executable, str(REPO / "run.py"), "run", str(out / "calibrated.toml"), "--runs", "20",
-                        "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=300)
+    r = run_in_process("run", out / "calibrated.toml", "--runs", "20", "--out", tmp_path / "run", "--quiet")
     assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.slow
 def test_abc_rejection_keeps_the_closest_share(tmp_path):
     out = tmp_path / "abc"
-    r = subprocess.run([sys.executable, str(REPO / "run.py"), "calibrate", "baseline", "--trials", "2",
-                        "--replicates", "15", "--abc", "20", "--abc-accept", "0.2", "--workers", "1", "--cv", "2",
-                        "--cv-trials", "2", "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+    r = run_in_process("calibrate", "baseline", "--trials", "2", "--replicates", "15", "--abc", "20",
+                       "--abc-accept", "0.2", "--workers", "1", "--cv", "2", "--cv-trials", "2", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
     t = pq.read_table(out / "abc_samples.parquet").to_pandas()
     assert len(t) == 20 and t["accepted"].sum() == 4
@@ -190,8 +186,7 @@ def test_abc_rejection_keeps_the_closest_share(tmp_path):
     assert (out / "abc.png").exists() and "ABC: 4 of 20 prior samples accepted" in r.stdout
     assert "cross-validation (2 folds over the 34 fitted capitals" in r.stdout
     (out / "abc_marginals.png").write_bytes(b"an earlier version's copy of abc.png")
-    r = subprocess.run([sys.executable, str(REPO / "run.py"), "plot", str(out)], capture_output=True, text=True,
-                       timeout=300)
+    r = run_in_process("plot", out)
     assert r.returncode == 0, r.stderr
     # One marginals figure (abc.png, redrawn by plot), not two alike; the pairs once each.
     assert (out / "abc.svg").exists() and not (out / "abc_marginals.png").exists() and (out / "abc_pairs.png").exists()
