@@ -32,10 +32,11 @@ def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
     """`python run.py ARGS` as the same `main()` in this process, returned like `subprocess.run`'s result.
 
     Why: a new interpreter pays ~4 s before any work (numpy, numba, matplotlib, pyarrow, the cached machine code),
-    and the suite made ~200 such calls, the largest share of CI's time. What a subprocess still tests and this does
-    not, the tests that need it keep a real process: the entry point itself (tests/test_cli.py's end-to-end
-    tests, tests/test_packaging.py), signals and kills, file-size limits, concurrent writers. An exception that
-    escapes main() reaches the test as it is (a subprocess would print a Traceback and exit 1: fails either way)."""
+    and the suite made ~200 such calls, the largest share of CI's time. Tests that need a process of their own
+    keep one: the entry point itself (tests/test_cli.py's end-to-end tests, tests/test_packaging.py), signals and
+    kills, file-size limits, a second writer (the writer's lock is re-entrant within one process). An exception
+    that escapes main() reaches the test as it is (a subprocess would print a Traceback and exit 1: it fails
+    either way)."""
     from sim.cli import main
 
     argv = [str(a) for a in args]
@@ -51,4 +52,6 @@ def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         os.chdir(before)
+        if "matplotlib.pyplot" in sys.modules:  # what a process's exit would free: figures a refusal left open
+            sys.modules["matplotlib.pyplot"].close("all")
     return subprocess.CompletedProcess(["run.py", *argv], code, out.getvalue(), err.getvalue())
