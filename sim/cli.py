@@ -428,7 +428,7 @@ def cmd_run(args) -> int:
     world = _world(args)
     as_filed = load_scenario(getattr(args, "scenario", DEFAULT_SCENARIO), world)
     # The rest after the scenario file is read: a wrong name or a broken file is refused in about half the time
-    # (matplotlib and the compiled rules' module are not imported for an error).
+    # (matplotlib, the ensemble and the scoring are not imported for an error).
     from sim import budget, folders
     from sim.ensemble import observed_fall_days
     from sim.experiment import describe_variant, run_scenario, variant, variant_folder_name, with_overrides

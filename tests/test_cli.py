@@ -115,8 +115,8 @@ def test_a_fit_until_date_outside_the_window_is_refused_in_one_line(tmp_path):
     """Found by hypothesis (test_cli_properties.test_calibrate): --fit-until 2021-04-01 ended in a traceback from
     deep in the data (the record as known then holds no withdrawal plan)."""
     for when in ("2021-04-01", "2022-01-01"):
-        r = run_in_process("calibrate", "baseline", "--fit-until", when, "--trials", "1", "--replicates", "3", "--cv", "0",
-                    "--workers", "1", "--out", str(tmp_path / "cal"), "--quiet")
+        r = run_in_process("calibrate", "baseline", "--fit-until", when, "--trials", "1", "--replicates", "3",
+                           "--cv", "0", "--workers", "1", "--out", str(tmp_path / "cal"), "--quiet")
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"error: --fit-until {when}: outside the window: allowed 2021-05-01 to "), r.stderr
     assert not (tmp_path / "cal").exists()
@@ -136,7 +136,7 @@ def test_compare_with_a_mechanism_set_on_in_every_scenario():
     bad setting stops with one message naming the key and what is allowed."""
     base = run_in_process("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet")
     on = run_in_process("compare", "baseline", "contractors-stay", "--runs", "60", "--rerun", "--quiet",
-                 "--set", "supply_stocks=true", "--set", "air_logistics=true")
+                        "--set", "supply_stocks=true", "--set", "air_logistics=true")
     assert base.returncode == on.returncode == 0, on.stderr
     assert "supply_stocks = True, air_logistics = True" in on.stderr
     row = lambda out: next(line for line in out.splitlines() if line.startswith("baseline "))  # noqa: E731
@@ -176,7 +176,7 @@ def test_the_example_sweep_runs_from_the_readme(tmp_path):
 def test_a_forecast_from_any_start_runs(tmp_path):
     """A forecast runs on the record as known at its start, and is scored on every LWJ figure, later ones too."""
     for start in ("2021-05-01", "2021-07-01", "2021-08-10"):
-        r = run_in_process("run", "forecast", "--runs", "20", "--start", start, "--out", str(tmp_path / start), "--quiet")
+        r = run_in_process("run", "forecast", "--runs", "20", "--start", start, "--out", tmp_path / start, "--quiet")
         assert r.returncode == 0, r.stderr
         if start < "2021-08-03":  # the last LWJ figure is scored even though the run could not see it
             assert "2021-08-03" in r.stdout

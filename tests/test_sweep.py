@@ -177,8 +177,8 @@ def test_calibration_resumes_and_writes_a_runnable_scenario(tmp_path):
 @pytest.mark.slow
 def test_abc_rejection_keeps_the_closest_share(tmp_path):
     out = tmp_path / "abc"
-    r = run_in_process("calibrate", "baseline", "--trials", "2", "--replicates", "15", "--abc", "20",
-                       "--abc-accept", "0.2", "--workers", "1", "--cv", "2", "--cv-trials", "2", "--out", out, "--quiet")
+    r = run_in_process("calibrate", "baseline", "--trials", "2", "--replicates", "15", "--abc", "20", "--abc-accept",
+                       "0.2", "--workers", "1", "--cv", "2", "--cv-trials", "2", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
     t = pq.read_table(out / "abc_samples.parquet").to_pandas()
     assert len(t) == 20 and t["accepted"].sum() == 4
