@@ -19,9 +19,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+from sim.bench import ONE_THREAD  # noqa: E402  (the benchmark's pinning: one BLAS/OpenMP thread per process)
 
 CHILD = """
-import json, os
+import json
 from sim.bench import time_ensemble
 from sim.ensemble import run_ensemble
 from sim.params import Params
@@ -45,7 +47,7 @@ def features_without_avx() -> str:
 
 def rate(env: dict, repeats: int) -> float:
     r = subprocess.run([sys.executable, "-c", CHILD.format(repeats=repeats)], cwd=HERE, capture_output=True,
-                       text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env})
+                       text=True, env={**os.environ, **ONE_THREAD, **env})
     if r.returncode != 0:
         raise SystemExit(f"error: the timing failed with {env}:\n{r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
