@@ -64,6 +64,7 @@ TRIAL_MECHANISMS = {name: True for name, spec in Params.spec().items()
 
 
 @pytest.mark.slow
+@pytest.mark.versions
 @pytest.mark.parametrize("params", [Params(), Params().replace(**TRIAL_MECHANISMS)], ids=["defaults", "trial-on"])
 def test_mesa_engine_equals_ensemble_with_chunks_of_one(world, params):
     a = run_models(params, 12, seed=4, world=world)

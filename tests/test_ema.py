@@ -29,6 +29,7 @@ def test_parameter_names_are_checked():
 
 
 @pytest.mark.slow
+@pytest.mark.versions
 def test_perform_experiments_prim_and_feature_scoring():
     ema = pytest.importorskip("ema_workbench", reason="ema-workbench 3.x is not installed (it needs Python >= 3.12; "
                                                       "pip install -e '.[ema]')")

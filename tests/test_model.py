@@ -51,6 +51,7 @@ def test_model_pickles(world):
 
 
 @pytest.mark.slow
+@pytest.mark.versions
 def test_mesa_path_and_ensemble_path_agree_in_distribution(world):
     """Different random streams, same rules: each capital's fall-day distribution must match.
 
@@ -70,6 +71,7 @@ def test_mesa_path_and_ensemble_path_agree_in_distribution(world):
 
 
 @pytest.mark.slow
+@pytest.mark.versions
 def test_a_real_difference_is_detected(world):
     """The agreement test has power: a 10 % change of one parameter is caught at the same sizes (600 and 4,000)."""
     a = run_ensemble(Params(), 600, seed=23, world=world)

@@ -40,6 +40,7 @@ def installed(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.versions
 def test_the_installed_copy_carries_its_data_and_scenarios(installed):
     target, elsewhere, env = installed
     code = ("import json, sim, sim.resources as r, sim.data as d, sim.scenario as s, sim.sweep as w\n"
