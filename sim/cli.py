@@ -430,11 +430,7 @@ def cmd_run(args) -> int:
     # The rest after the scenario file is read: a wrong name or a broken file is refused in about half the time
     # (matplotlib, the ensemble and the scoring are not imported for an error).
     from sim import budget, folders
-    from sim.ensemble import observed_fall_days
     from sim.experiment import describe_variant, run_scenario, variant, variant_folder_name, with_overrides
-    from sim.metrics import HeldBands, score_ensemble
-    from sim.plots import held_over_time
-    from sim.report import capital_table, district_table, fmt_seconds, metrics_table, patterns_table
     from sim.store import run_definition, to_json, write_run
 
     scenario = with_overrides(as_filed, args.runs, args.seed, args.start)
@@ -453,6 +449,12 @@ def cmd_run(args) -> int:
         if folders.check_target(out, "run", args.force):
             _refuse_another_run(out, scenario.name, changes, args.force,
                                 RESULTS / variant_folder_name(scenario.name, changes))
+        # Imported once the folder is ours: a busy or taken folder is refused without loading matplotlib.
+        from sim.ensemble import observed_fall_days
+        from sim.metrics import HeldBands, score_ensemble
+        from sim.plots import held_over_time
+        from sim.report import capital_table, district_table, fmt_seconds, metrics_table, patterns_table
+
         _announce(note, args)
         t0 = time.perf_counter()
         result = run_scenario(scenario, world, args.engine, args.chunk_size, progress=not args.quiet, daily=False)
