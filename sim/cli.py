@@ -1045,17 +1045,20 @@ def cmd_app(args) -> int:
 
 def cmd_bench(args) -> int:
     from sim.bench import ONE_THREAD
+    from sim.resources import PACKAGE_PARENT
 
+    if args.json is not None:  # refused here, before a child is started for the measuring
+        _check_own_file(args.json, "bench")
     if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
-        # Pin BLAS/OpenMP to one thread before numpy loads: re-run this command in a child with that set.
-        child = subprocess.run([sys.executable, *sys.argv], env={**os.environ, **ONE_THREAD})
+        # Pin BLAS/OpenMP to one thread before numpy loads: re-run this command in a child with that set. The
+        # command as main() was given it (not sys.argv: main() may be called from Python) and this very package.
+        path = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
+        child = subprocess.run([sys.executable, "-m", "sim", *args.argv],
+                               env={**os.environ, **ONE_THREAD, "PYTHONPATH": path})
         return child.returncode
     from sim import folders
     from sim.bench import format_table, run_benchmark
     from sim.store import write_json
-
-    if args.json is not None:
-        _check_own_file(args.json, "bench")
 
     sizes = dict(mesa_models=10, memory_runs=10_000, mesa_memory_models=200, cost_n=200) if args.quick else {}
     result = run_benchmark(repeats=args.repeats, progress=lambda msg: print(msg, file=sys.stderr), **sizes)
@@ -1172,6 +1175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = hoist_options(list(sys.argv[1:] if argv is None else argv), [c for c in COMMANDS if c])
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command as given, for a command that re-runs itself in a child (bench)
     from sim.budget import BudgetError
     from sim.data import DataError
     from sim.executors import ExecutorError, check_scheduler

@@ -32,8 +32,11 @@ def cli(*args, cwd=None, limit_bytes=None, timeout=300, process=False):
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
+    # No bytecode written under a file-size limit: CPython does not check for a short write of a .pyc, and a cut
+    # one breaks every later import of that module ("marshal data too short"), in this suite and after it.
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"} if limit_bytes is not None else None
     return subprocess.run([sys.executable, str(REPO / "run.py"), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, preexec_fn=limit)
+                          timeout=timeout, cwd=cwd, preexec_fn=limit, env=env)
 
 
 def one_line_error(r, *fragments):
