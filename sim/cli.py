@@ -973,12 +973,17 @@ def app_command(host: str, port: int) -> list[str]:
             "--production", "--no-open"]
 
 
-def app_env() -> dict[str, str]:
-    """The server's environment: the folder holding this sim package first on its path, whether a checkout or
-    site-packages, so the server imports the same package as this command."""
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """A child process's environment: this one with `extra`, and the folder holding this sim package first on its
+    path, whether a checkout or site-packages, so the child imports the same package as this command."""
     package_parent = str(Path(__file__).resolve().parent.parent)
     path = [package_parent, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
-    return {**os.environ, **APP_ENV, "PYTHONPATH": os.pathsep.join(path)}
+    return {**os.environ, **extra, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def app_env() -> dict[str, str]:
+    """The server's environment (see child_env)."""
+    return child_env(APP_ENV)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -1045,17 +1050,13 @@ def cmd_app(args) -> int:
 
 def cmd_bench(args) -> int:
     from sim.bench import ONE_THREAD
-    from sim.resources import PACKAGE_PARENT
 
     if args.json is not None:  # refused here, before a child is started for the measuring
         _check_own_file(args.json, "bench")
     if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
         # Pin BLAS/OpenMP to one thread before numpy loads: re-run this command in a child with that set. The
         # command as main() was given it (not sys.argv: main() may be called from Python) and this very package.
-        path = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
-        child = subprocess.run([sys.executable, "-m", "sim", *args.argv],
-                               env={**os.environ, **ONE_THREAD, "PYTHONPATH": path})
-        return child.returncode
+        return subprocess.run([sys.executable, "-m", "sim", *args.argv], env=child_env(ONE_THREAD)).returncode
     from sim import folders
     from sim.bench import format_table, run_benchmark
     from sim.store import write_json
