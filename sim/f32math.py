@@ -29,6 +29,25 @@ _LN2_LO = 1.90821492927058770002e-10
 _SQRT_HALF = 0.7071067811865476
 
 
+_TWO_52 = 4503599627370496.0  # 2^52: a float64 in [2^52, 2^53) holds an integer in its 52 mantissa bits
+
+
+@njit(**_JIT)
+def _two_to(k: float) -> float:
+    """2^k for an integer-valued float64 k in [-1022, 1023], built from its exponent bits: k + 1023 lands in the
+    low mantissa bits of k + 1023 + 2^52, and a shift by 52 moves them into the exponent field. No conversion of a
+    float to int64: AVX2 has none for SIMD lanes, so `np.int64(k)` ran as four scalar conversions (and shuffles)
+    in every vector of the exp loops; these are integer shifts it has."""
+    return np.int64(np.float64((k + 1023.0) + _TWO_52).view(np.int64) << 52).view(np.float64)
+
+
+@njit(**_JIT)
+def _exponent(bits) -> float:
+    """The unbiased exponent of a normal positive float64 with these bits, as a float64 (the same trick
+    backwards: no int64 -> float conversion, which AVX2 also lacks for SIMD lanes)."""
+    return np.int64((bits >> 52) | 0x4330000000000000).view(np.float64) - (_TWO_52 + 1023.0)
+
+
 @njit(**_JIT)
 def exp64(x: float) -> float:
     """e^x in float64 to about 1e-11 relative; x is clamped to [-700, 700] (below: about 1e-304; the rules'
@@ -47,19 +66,18 @@ def exp64(x: float) -> float:
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    scale = np.int64((np.int64(k) + 1023) << 52).view(np.float64)  # 2^k built from its exponent bits
-    return p * scale
+    return p * _two_to(k)
 
 
 @njit(**_JIT)
 def log64(x: float) -> float:
     """ln x in float64 to about 1e-12 absolute, for normal x > 0 (no checks: the rules' arguments are shares)."""
     bits = np.float64(x).view(np.int64)
-    e = (bits >> 52) - 1023
+    e = _exponent(bits)
     m = np.int64((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)  # mantissa in [1, 2)
     big = m > 2.0 * _SQRT_HALF
     m = m * 0.5 if big else m  # now in [sqrt(1/2), sqrt(2)]
-    e = e + 1 if big else e
+    e = e + 1.0 if big else e
     s = (m - 1.0) / (m + 1.0)  # ln m = 2 atanh s, |s| <= 0.172
     s2 = s * s
     # 2 (s + s^3/3 + ... + s^13/13): the next term, 2 s^15 / 15, is below 5e-13.

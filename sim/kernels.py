@@ -194,7 +194,7 @@ def lanes(s: State, world: World, width: int = LANES) -> tuple[Lanes, Work]:
               h=np.zeros((max(n_p, n_e), width), F), pa=np.zeros((n_p, width), F), pg=np.zeros((n_p, width), F),
               pd=np.zeros((n_p, width), F), falls=np.zeros((n_p, width), np.bool_), top=np.zeros(n_p, F),
               queue=np.zeros(n_p, np.int64), va=np.zeros(width, F), vb=np.zeros(width, F), vc=np.zeros(width, F),
-              na=np.zeros(width, np.int64), nc=np.zeros(width, np.int64), flag=np.zeros(width, np.bool_), flag2=np.zeros(width, np.bool_))
+              na=np.zeros(width, np.int32), nc=np.zeros(width, np.int32), flag=np.zeros(width, np.bool_), flag2=np.zeros(width, np.bool_))
     return ln, wk
 
 
