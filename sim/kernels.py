@@ -494,26 +494,32 @@ def _fall_chances(ln, inp, day, nb, wk):
             for b in range(nb):
                 held_around[i, b] = min(ln.control[i, b] / inp.cap, F(1.0))
         _pow_lanes(held_around, inp.deal_exponent, n_p, nb)
+    # The lane loops below are branch-free, with every load unconditional (a field a switched-off mechanism does
+    # not use is still allocated) and the switches as booleans in the & and | or as selects: with a load under a
+    # switch (`if inp.siege_assault: ... ln.garrison[i, b]`) LLVM did not vectorise them, and the assault's and
+    # the give-up's divisions ran one lane at a time (perf, 3 December: a sixth of the ensemble's time). Each
+    # value is the reference's: x * 1, x + 0 and a select leave the bits as they are.
+    assault, commandos, giving_up = inp.siege_assault, inp.commando_reserve, inp.morale_cascade
+    isolation, stocks, holdouts_may = inp.supply_isolation, inp.supply_stocks, inp.holdout_surrender
     for i in range(n_p):
         holdout = inp.is_holdout[i]
-        ceasefire = inp.has_ceasefire and inp.ceasefire[day, i]
-        for b in range(nb):  # the assault
-            p_assault = F(0.0)
-            if inp.siege_assault:
+        keep = F(0.0) if inp.has_ceasefire and inp.ceasefire[day, i] else F(1.0)  # a ceasefire: no chance at all
+        if assault:
+            for b in range(nb):
                 defence = max(ln.garrison[i, b], F(1.0))
-                if inp.commando_reserve and ln.commando_at[b] == i:
-                    defence += ln.commandos[b] * inp.commando_quality
+                here = commandos & (ln.commando_at[b] == i)
+                defence += ln.commandos[b] * inp.commando_quality if here else F(0.0)
                 defence *= F(0.5) + ln.morale[i, b]
                 defence *= F(1.0) + inp.air_defence * ln.air_cover[i, b]
                 ratio2 = ln.effort[i, b] * inp.siege_force_share / defence
                 ratio2 *= ratio2
                 p_assault = ratio2 / (ratio2 + inp.half_ratio_sq) * inp.assault_rate
                 p_assault *= F(1.0) if ln.is_besieged[i, b] else F(0.0)
-            if centre_fallen[b] and holdout:
-                p_assault *= inp.holdout_factor
-            if ceasefire:
-                p_assault *= F(0.0)
-            pa[i, b] = p_assault
+                p_assault *= inp.holdout_factor if centre_fallen[b] & holdout else F(1.0)
+                pa[i, b] = p_assault * keep
+        else:
+            for b in range(nb):
+                pa[i, b] = F(0.0)
         n_fallen = wk.na  # fallen neighbours, counted neighbour by neighbour across the lanes
         for b in range(nb):
             n_fallen[b] = 0
@@ -521,39 +527,29 @@ def _fall_chances(ln, inp, day, nb, wk):
             j = inp.neighbours[i, k]
             for b in range(nb):
                 n_fallen[b] += not ln.is_held[j, b]
-        # Branch-free (& and | on booleans, selects): a loop with short-circuit branches does not vectorise.
         for b in range(nb):  # giving up
             held = ln.is_held[i, b]
             supplied = ln.is_supplied[i, b]
-            may_give_up = not holdout
-            if inp.holdout_surrender:
-                may_give_up = not (holdout & centre_fallen[b])
+            may_give_up = (not holdout) | (holdouts_may & (not centre_fallen[b]))
             fallen_next_door = F(n_fallen[b]) / inp.degree[i]
-            p_give_up = F(0.0)
-            if inp.morale_cascade:
-                pressed = ln.is_besieged[i, b] | (fallen_next_door >= inp.encircled_share)
-                if inp.supply_isolation:
-                    pressed = pressed | (not supplied)
-                gives_up = pressed & (ln.morale[i, b] < inp.surrender_threshold) & may_give_up & held
-                p_give_up = inp.surrender_rate if gives_up else F(0.0)
-            if inp.supply_stocks:
-                starved = held & (ln.stocks[i, b] <= F(0.0)) & (not supplied) & may_give_up
-                p_give_up = max(p_give_up, inp.starved_rate) if starved else p_give_up
+            pressed = ln.is_besieged[i, b] | (fallen_next_door >= inp.encircled_share) | (isolation & (not supplied))
+            gives_up = giving_up & pressed & (ln.morale[i, b] < inp.surrender_threshold) & may_give_up & held
+            p_give_up = inp.surrender_rate if gives_up else F(0.0)
+            starved = stocks & held & (ln.stocks[i, b] <= F(0.0)) & (not supplied) & may_give_up
+            p_give_up = max(p_give_up, inp.starved_rate) if starved else p_give_up
             after_kabul = centre_fallen[b] & held & (not holdout)
             p_give_up = max(p_give_up, inp.post_kabul_rate) if after_kabul else p_give_up
-            if ceasefire:
-                p_give_up *= F(0.0)
-            pg[i, b] = p_give_up
-        for b in range(nb):  # deals
-            p_deal = F(0.0)
-            if inp.negotiated_handover:
+            pg[i, b] = p_give_up * keep
+        if inp.negotiated_handover:  # deals
+            for b in range(nb):
                 p_deal = held_around[i, b] * inp.deal_scale[day]
                 p_deal *= F(1.0) + inp.deal_contagion * (F(n_fallen[b]) / inp.degree[i])
                 p_deal *= inp.broker_factor[i]
                 p_deal = p_deal if ln.is_held[i, b] & (not holdout) else F(0.0)
-            if ceasefire:
-                p_deal *= F(0.0)
-            pd[i, b] = p_deal
+                pd[i, b] = p_deal * keep
+        else:
+            for b in range(nb):
+                pd[i, b] = F(0.0)
 
 
 @njit(**_JIT)
