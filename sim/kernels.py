@@ -320,8 +320,8 @@ def _threats(ln, inp, nb, t):
 
 
 @njit(**_JIT)
-def _airlift_lanes(ln, inp, day, nb, resupply, casevac, n_cut):
-    """rules.airlift_shares for every lane, into resupply[b] and casevac[b] (n_cut: int scratch)."""
+def _airlift_lanes(ln, inp, day, nb, resupply, casevac, n_cut, n_besieged):
+    """rules.airlift_shares for every lane, into resupply[b] and casevac[b] (n_cut, n_besieged: int scratch)."""
     lift = inp.airlift[day]
     for b in range(nb):
         resupply[b] = F(0.0)
@@ -330,19 +330,18 @@ def _airlift_lanes(ln, inp, day, nb, resupply, casevac, n_cut):
         return
     for b in range(nb):
         n_cut[b] = 0
-    for i in range(inp.n_p):
+        n_besieged[b] = 0
+    for i in range(inp.n_p):  # counted across the lanes, & not `and`: both loops vectorise
         for b in range(nb):
-            n_cut[b] += ln.is_held[i, b] and not ln.is_supplied[i, b]
+            n_cut[b] += ln.is_held[i, b] & (not ln.is_supplied[i, b])
+            n_besieged[b] += ln.is_besieged[i, b]
     for b in range(nb):
         spare = lift
         if inp.supply_stocks:
             n_cut_off = F(n_cut[b])
             resupply[b] = min(F(1.0), lift / max(n_cut_off, F(1.0)))
             spare = max(lift - n_cut_off, F(0.0))
-        n_b = 0
-        for i in range(inp.n_p):
-            n_b += ln.is_besieged[i, b]
-        casevac[b] = min(F(1.0), spare / max(F(n_b), F(1.0)))
+        casevac[b] = min(F(1.0), spare / max(F(n_besieged[b]), F(1.0)))
 
 
 @njit(**_JIT)
@@ -459,7 +458,7 @@ def _update_supply(ln, inp, day, nb, wk):
             ln.supply_dirty[b] = False
     if inp.supply_stocks:  # rules.run_down_stocks
         resupply = wk.va
-        _airlift_lanes(ln, inp, day, nb, resupply, wk.vb, wk.na)
+        _airlift_lanes(ln, inp, day, nb, resupply, wk.vb, wk.na, wk.nc)
         for b in range(nb):
             wk.vc[b] = inp.drain * (F(1.0) - resupply[b])
         for i in range(n_p):
@@ -776,7 +775,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
             besieged[i, b] = (control[i, b] >= inp.siege_threshold) & held[i, b]
     if inp.morale_cascade:
         relief = wk.va
-        _airlift_lanes(ln, inp, day, nb, wk.vc, relief, wk.na)  # casevac into relief
+        _airlift_lanes(ln, inp, day, nb, wk.vc, relief, wk.na, wk.nc)  # casevac into relief
         for b in range(nb):
             relief[b] = F(1.0) - inp.casevac_relief * relief[b] if inp.air_logistics else F(1.0)
         for i in range(n_p):
@@ -803,20 +802,19 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
         can_fall = True
     elif can_fall:
         _fall_chances(ln, inp, day, nb, wk)
+        deals = inp.negotiated_handover
+        today = np.int16(day)
         for i in range(n_p):
-            for b in range(nb):
+            for b in range(nb):  # branch-free, so that it vectorises: selects, and & on booleans
                 uf = u[n_p + n_e + i, b]
                 p_assault, by_deal = wk.pa[i, b], wk.pa[i, b] + wk.pd[i, b]
-                if held[i, b] and uf < by_deal + wk.pg[i, b]:
-                    falls[i, b] = True
-                    if uf < p_assault:
-                        how = FIGHTING
-                    elif inp.negotiated_handover:
-                        how = NEGOTIATED if uf < by_deal else SURRENDER
-                    else:  # a give-up while besieged counts as negotiated
-                        how = NEGOTIATED if besieged[i, b] else SURRENDER
-                    ln.fall_how[i, b] = how
-                    ln.fall_day[i, b] = day
+                fell = held[i, b] & (uf < by_deal + wk.pg[i, b])
+                # a give-up while besieged counts as negotiated when there are no deals
+                negotiated = (uf < by_deal) if deals else besieged[i, b]
+                how = FIGHTING if uf < p_assault else (NEGOTIATED if negotiated else SURRENDER)
+                falls[i, b] = fell
+                ln.fall_how[i, b] = how if fell else ln.fall_how[i, b]
+                ln.fall_day[i, b] = today if fell else ln.fall_day[i, b]
     _apply_falls(ln, inp, day, nb, wk)
 
     for b in range(nb):
