@@ -300,10 +300,11 @@ def _pow_lanes(x, y, rows, nb):
 
 
 @njit(**_JIT)
-def _draw(ln, day, u, nb):
-    """streams.draw for every lane: u[k, b] is uniform k of `day` of lane b's stream."""
+def _draw(ln, day, u, nb, first, last):
+    """streams.draw for every lane, slots first..last-1: u[k, b] is uniform k of `day` of lane b's stream (a
+    counter-based stream: skipping slots changes no other slot's value)."""
     base = np.uint64(day) * np.uint64(u.shape[0])
-    for k in range(u.shape[0]):
+    for k in range(first, last):
         c = (base + np.uint64(k + 1)) * GOLDEN
         for b in range(nb):
             u[k, b] = unit(mix(ln.stream[b] + c))
@@ -568,21 +569,24 @@ def _apply_falls(ln, inp, day, nb, wk):
             n_new[b] += f
             ln.supply_dirty[b] = ln.supply_dirty[b] | (f & ln.is_supplied[i, b])
             held[i, b] = held[i, b] & (not f)
-            control[i, b] = F(1.0) if f else control[i, b]
-            garrison[i, b] = F(0.0) if f else garrison[i, b]
+            c, g = control[i, b], garrison[i, b]  # loaded first: a load in a select's arm blocks the vectoriser
+            control[i, b] = F(1.0) if f else c
+            garrison[i, b] = F(0.0) if f else g
     some = False
     for b in range(nb):
         some |= n_new[b] > 0
     if not some:
         return
     for b in range(nb):
-        ln.kabul_fell_day[b] = day if falls[inp.kabul, b] else ln.kabul_fell_day[b]
+        k = ln.kabul_fell_day[b]
+        ln.kabul_fell_day[b] = day if falls[inp.kabul, b] else k
     for e in range(inp.n_e):
         a, c = inp.edge_a[e], inp.edge_b[e]
         for b in range(nb):
             both = held[a, b] & held[c, b]
             fell_today = n_new[b] > 0
-            ln.ends_held[e, b] = both if fell_today else ln.ends_held[e, b]
+            was = ln.ends_held[e, b]
+            ln.ends_held[e, b] = both if fell_today else was
             ln.is_road_open[e, b] = ln.is_road_open[e, b] & (both | (not fell_today))
     if inp.morale_cascade:
         national = wk.va
@@ -590,7 +594,8 @@ def _apply_falls(ln, inp, day, nb, wk):
             national[b] = inp.cascade_national * F(n_new[b])
         for j in range(n_p):
             for b in range(nb):
-                morale[j, b] = morale[j, b] - national[b] if n_new[b] > 0 else morale[j, b]
+                m = morale[j, b]
+                morale[j, b] = m - national[b] if n_new[b] > 0 else m
         for j in range(n_p):
             for b in range(nb):
                 count[b] = 0
@@ -600,7 +605,8 @@ def _apply_falls(ln, inp, day, nb, wk):
                     count[b] += falls[nbr, b]
             for b in range(nb):
                 lost = inp.cascade_neighbour * F(count[b])
-                morale[j, b] = morale[j, b] - lost if n_new[b] > 0 else morale[j, b]
+                m = morale[j, b]
+                morale[j, b] = m - lost if n_new[b] > 0 else m
     if inp.corps_cascade:
         for b in range(nb):
             if n_new[b] > 0:
@@ -608,7 +614,8 @@ def _apply_falls(ln, inp, day, nb, wk):
     if inp.prison_breaks:
         for b in range(nb):
             gain = inp.prison_gain * F(n_new[b])
-            ln.taliban[b] = ln.taliban[b] + gain if n_new[b] > 0 else ln.taliban[b]
+            tb = ln.taliban[b]
+            ln.taliban[b] = tb + gain if n_new[b] > 0 else tb
 
 
 @njit(**_JIT)
@@ -643,7 +650,15 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
     control, held, morale = ln.control, ln.is_held, ln.morale
     garrison, effort, besieged = ln.garrison, ln.effort, ln.is_besieged
     u, w, t, h, falls = wk.u, wk.w, wk.t, wk.h, wk.falls
-    _draw(ln, day, u, nb)
+    # Only the uniforms today's rules read: the district gains' if rural expansion is on, the roads' if
+    # interdiction is, the capitals' on days they can fall by chance (after a seeded start's spin-up and once the
+    # campaign is open). The draws were a fifth of the time.
+    if inp.rural_expansion:
+        _draw(ln, day, u, nb, 0, n_p)
+    if inp.road_interdiction:
+        _draw(ln, day, u, nb, n_p, n_p + n_e)
+    if inp.campaign[day] and day >= inp.seed_until:
+        _draw(ln, day, u, nb, n_p + n_e, 2 * n_p + n_e)
     for i in range(n_p):
         for b in range(nb):
             falls[i, b] = False
@@ -810,11 +825,12 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
                 p_assault, by_deal = wk.pa[i, b], wk.pa[i, b] + wk.pd[i, b]
                 fell = held[i, b] & (uf < by_deal + wk.pg[i, b])
                 # a give-up while besieged counts as negotiated when there are no deals
-                negotiated = (uf < by_deal) if deals else besieged[i, b]
+                was_how, was_day, bes = ln.fall_how[i, b], ln.fall_day[i, b], besieged[i, b]  # loads first
+                negotiated = (uf < by_deal) if deals else bes
                 how = FIGHTING if uf < p_assault else (NEGOTIATED if negotiated else SURRENDER)
                 falls[i, b] = fell
-                ln.fall_how[i, b] = how if fell else ln.fall_how[i, b]
-                ln.fall_day[i, b] = today if fell else ln.fall_day[i, b]
+                ln.fall_how[i, b] = np.int8(how) if fell else was_how
+                ln.fall_day[i, b] = today if fell else was_day
     _apply_falls(ln, inp, day, nb, wk)
 
     for b in range(nb):
