@@ -1,12 +1,20 @@
 """Does the machine code LLVM is asked for explain the ensemble's speed on this processor?
 
-    python tools/cpu_targets.py                       # host, haswell, znver3, and the host without AVX
+    python tools/cpu_targets.py                       # host, haswell, znver3, the host without AVX, and the
+                                                      # host with LLVM's auto-vectorisers off (scalar code)
     python tools/cpu_targets.py --names skylake-avx512 --repeats 3
 
 Times the compiled ensemble (N = 10,000, default parameters, median of the repeats) in a fresh process per
 target: compiled for the host, for each named CPU (NUMBA_CPU_NAME, the host's features), and for the host with
-every AVX feature turned off (NUMBA_CPU_FEATURES: 128-bit SSE only). Each target compiles once into numba's cache
-(tens of seconds) before it is timed; the timing itself excludes the compile. Run it on an idle machine.
+every AVX feature turned off (NUMBA_CPU_FEATURES: 128-bit SSE only), and for the host with numba's loop and SLP
+vectorisers off (NUMBA_LOOP_VECTORIZE=0, NUMBA_SLP_VECTORIZE=0: how much the SIMD code is worth here). Each target
+compiles once into numba's cache (tens of seconds) before it is timed; the timing itself excludes the compile.
+The scalar target compiles into a cache folder of its own, because numba's cache key names the CPU and its
+features but not the vectorisers. Run it on an idle machine.
+
+Read the SSE-only figure with the processor in mind: Zen 1 (LLVM's "znver1") executes each 256-bit AVX2
+instruction as two 128-bit halves, so there SSE and AVX2 give about the same throughput and the figure says
+nothing about wider vectors; the scalar target does.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
@@ -64,11 +73,14 @@ def main() -> None:
     targets = {f"host ({llvm.get_host_cpu_name()})": {}}
     targets.update({name: {"NUMBA_CPU_NAME": name} for name in args.names.split(",") if name})
     targets["host without AVX (SSE only)"] = {"NUMBA_CPU_FEATURES": features_without_avx()}
-    host = None
-    for label, env in targets.items():
-        r = rate(env, args.repeats)
-        host = host or r
-        print(f"{label:32s} {r:8,.0f} runs/s  {r / host:5.2f} x the host's", flush=True)
+    with tempfile.TemporaryDirectory(prefix="scalar-cache-") as scalar_cache:
+        targets["host, no auto-vectorisation"] = {"NUMBA_LOOP_VECTORIZE": "0", "NUMBA_SLP_VECTORIZE": "0",
+                                                  "NUMBA_CACHE_DIR": scalar_cache}
+        host = None
+        for label, env in targets.items():
+            r = rate(env, args.repeats)
+            host = host or r
+            print(f"{label:32s} {r:8,.0f} runs/s  {r / host:5.2f} x the host's", flush=True)
 
 
 if __name__ == "__main__":
