@@ -463,14 +463,16 @@ def _update_supply(ln, inp, day, nb, wk):
         for b in range(nb):
             wk.vc[b] = inp.drain * (F(1.0) - resupply[b])
         for i in range(n_p):
-            for b in range(nb):
-                if ln.is_held[i, b] and not ln.is_supplied[i, b]:
-                    ln.stocks[i, b] = max(ln.stocks[i, b] - wk.vc[b], F(0.0))
+            for b in range(nb):  # branch-free (a select, & not `and`), so that it vectorises
+                s = ln.stocks[i, b]
+                cut_off = ln.is_held[i, b] & (not ln.is_supplied[i, b])
+                ln.stocks[i, b] = max(s - wk.vc[b], F(0.0)) if cut_off else s
         if inp.restock_rate > 0:
             for i in range(n_p):
                 for b in range(nb):
-                    if ln.is_supplied[i, b] and ln.stocks[i, b] < inp.stock_days:
-                        ln.stocks[i, b] = min(ln.stocks[i, b] + inp.restock_rate, inp.stock_days)
+                    s = ln.stocks[i, b]
+                    refill = ln.is_supplied[i, b] & (s < inp.stock_days)
+                    ln.stocks[i, b] = min(s + inp.restock_rate, inp.stock_days) if refill else s
     if inp.supply_isolation:
         keep = F(1.0) - inp.isolation_attrition
         for i in range(n_p):
