@@ -659,7 +659,9 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
         _draw(ln, day, u, nb, 0, n_p)
     if inp.road_interdiction:
         _draw(ln, day, u, nb, n_p, n_p + n_e)
-    if inp.campaign[day] and day >= inp.seed_until:
+    spin_up = day < inp.seed_until  # a seeded start's spin-up: the record decides who falls, and when
+    by_chance = inp.campaign[day] and not spin_up  # capitals fall by chance today (the branch below)
+    if by_chance:
         _draw(ln, day, u, nb, n_p + n_e, 2 * n_p + n_e)
     for i in range(n_p):
         for b in range(nb):
@@ -802,7 +804,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
         for b in range(nb):
             ln.commandos[b] *= F(1.0) - inp.commando_wear * (F(1.0) if ln.commando_at[b] >= 0 else F(0.0))
     can_fall = inp.campaign[day]
-    if day < inp.seed_until:  # spin-up of a seeded start: the record decides who falls, and when
+    if spin_up:
         if want_chances and can_fall:
             _fall_chances(ln, inp, day, nb, wk)
             for i in range(n_p):
@@ -817,7 +819,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
                     ln.fall_how[i, b] = SEEDED
                     ln.fall_day[i, b] = day
         can_fall = True
-    elif can_fall:
+    elif by_chance:
         _fall_chances(ln, inp, day, nb, wk)
         deals = inp.negotiated_handover
         today = np.int16(day)
