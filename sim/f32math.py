@@ -1,16 +1,27 @@
-"""exp, expm1 and power for float32 arguments, written out so that they compile to SIMD code and give the same
-bits wherever they are called: in the compiled rules (sim/kernels.py) and, through the ufuncs at the bottom, in
-the numpy reference rules (sim/rules.py).
+"""exp, expm1 and power of float32 arguments, in float32 arithmetic, written out so that they compile to SIMD code
+and give the same bits wherever they are called: in the compiled rules (sim/kernels.py) and, through the ufuncs
+at the bottom, in the numpy reference rules (sim/rules.py).
 
 Why not numpy's or the C library's: numpy's float32 exp/expm1 are its own SIMD code and the C library's are
 others (they disagree with each other in the last bit for about half of all arguments, measured), and a call to
 the C library cannot be vectorised by the compiler. A rule that compares a uniform with a chance computed by one
-and replays it with the other would, rarely, decide differently. These functions work in float64 on a float32
-argument and round once at the end: the float64 error (below 1e-10 relative) is far below half a float32 unit
-(6e-8), so the result is the correctly rounded value except in rare cases (within 1 unit, tested), identically
-everywhere.
+and replays it with the other would, rarely, decide differently. These are one piece of code for both.
 
-No fastmath anywhere (it would let the compiler reorder the arithmetic differently in different loops).
+Accuracy, and why float32 is enough: exp and expm1 are within one float32 unit of the correctly rounded value
+over their whole range (about 10 % and 4 % of arguments are one unit off; relative error below 1.2e-7); the power's relative error grows with |y ln x| (the rounding of y ln x itself):
+below 5e-6 for shares x >= 1e-4 and the parameters' exponents y <= 5, below 1e-5 for any normal x
+(tests/test_kernels.py measures all three). The chances they feed
+are compared with float32 uniforms, whose own step is 6e-8, and their parameters are known to a few per cent at
+best. Until issue 14's third step they were computed in float64 and rounded once (correctly rounded nearly
+always); float32 arithmetic puts eight lanes in an AVX2 vector instead of four and needs no conversions, and
+made these functions 1.8 to 2.9 times faster (tools/perf_kernels.py, README "Speed").
+
+The algorithms are the classic single-precision ones (Cephes, S. Moshier): exp by Cody and Waite's reduction
+x = k ln2 + r, |r| <= ln2/2, with ln 2 split so that k x LN2_HI is exact, then a polynomial in r and a scaling by
+2^k built from its exponent bits; expm1 the same with e^r - 1 as the polynomial, so that small values keep their
+relative precision; the logarithm inside the power from the exponent and a polynomial in the mantissa.
+
+No fastmath anywhere (it would let the compiler reorder or fuse the arithmetic differently in different loops).
 """
 
 from __future__ import annotations
@@ -23,95 +34,104 @@ from .jitcache import stamp_caches
 F = np.float32
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 
-_INV_LN2 = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (fdlibm): k x LN2_HI is exact for |k| < 2^20
-_LN2_LO = 1.90821492927058770002e-10
-_SQRT_HALF = 0.7071067811865476
-
-
-_TWO_52 = 4503599627370496.0  # 2^52: a float64 in [2^52, 2^53) holds an integer in its 52 mantissa bits
-
-
-@njit(**_JIT)
-def _two_to(k: float) -> float:
-    """2^k for an integer-valued float64 k in [-1022, 1023], built from its exponent bits: k + 1023 lands in the
-    low mantissa bits of k + 1023 + 2^52, and a shift by 52 moves them into the exponent field. No conversion of a
-    float to int64: AVX2 has none for SIMD lanes, so `np.int64(k)` ran as four scalar conversions (and shuffles)
-    in every vector of the exp loops; these are integer shifts it has."""
-    return np.int64(np.float64((k + 1023.0) + _TWO_52).view(np.int64) << 52).view(np.float64)
-
-
-@njit(**_JIT)
-def _exponent(bits) -> float:
-    """The unbiased exponent of a normal positive float64 with these bits, as a float64 (the same trick
-    backwards: no int64 -> float conversion, which AVX2 also lacks for SIMD lanes)."""
-    return np.int64((bits >> 52) | 0x4330000000000000).view(np.float64) - (_TWO_52 + 1023.0)
+# Every constant is a float32: numba types a Python float as float64, which would turn the arithmetic to float64.
+_ONE, _HALF = F(1.0), F(0.5)
+_LOG2E = F(1.4426950408889634)
+_LN2_HI = F(0.693359375)  # ln 2 in two parts (Cephes): 9 significant bits, so k x _LN2_HI is exact for |k| < 2^15
+_LN2_LO = F(-2.12194440e-4)
+_SQRT2 = F(1.4142135623730951)
+_X_MIN, _X_MAX = F(-87.0), F(88.0)  # e^x stays a normal float32: 2^-125 .. 2^127 x 1.4
+_TINY = F(1.1754944e-38)  # the smallest normal float32: the power's log needs a normal argument
+_TWO_23 = F(8388608.0)  # 2^23: a float32 in [2^23, 2^24) holds an integer in its 23 mantissa bits
+# e^r - 1 = r + r^2 (1/2 + r/6 + ... + r^6/8!) for |r| <= ln2/2: Taylor to r^8, the first term left out,
+# (ln2/2)^9 / 9!, is 2e-10, far below a float32 unit of r^2/2.
+_EXPM1_C = tuple(F(1.0 / c) for c in (40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0))
+# ln(1 + f) = f - f^2/2 + f^3 P(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1]: Cephes logf's minimax P.
+_LOG_C = tuple(F(c) for c in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+                              1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+                              3.3333331174e-1))
 
 
 @njit(**_JIT)
-def exp64(x: float) -> float:
-    """e^x in float64 to about 1e-11 relative; x is clamped to [-700, 700] (below: about 1e-304; the rules'
-    arguments are small)."""
-    x = min(max(x, -700.0), 700.0)
-    k = np.floor(x * _INV_LN2 + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln2 / 2
-    # Taylor to r^9: the first term left out, (ln2/2)^10 / 10!, is 7e-12 relative, far below half a float32 unit.
-    p = 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _two_to(k)
+def _two_to(k):
+    """2^k for an integer-valued float32 k in [-126, 127], built from its exponent bits: k + 127 lands in the low
+    mantissa bits of k + 127 + 2^23, and a shift by 23 moves it into the exponent field (integer shifts, which
+    every SIMD unit has)."""
+    return np.int32(np.float32((k + F(127.0)) + _TWO_23).view(np.int32) << 23).view(np.float32)
 
 
 @njit(**_JIT)
-def log64(x: float) -> float:
-    """ln x in float64 to about 1e-12 absolute, for normal x > 0 (no checks: the rules' arguments are shares)."""
-    bits = np.float64(x).view(np.int64)
-    e = _exponent(bits)
-    m = np.int64((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)  # mantissa in [1, 2)
-    big = m > 2.0 * _SQRT_HALF
-    m = m * 0.5 if big else m  # now in [sqrt(1/2), sqrt(2)]
-    e = e + 1.0 if big else e
-    s = (m - 1.0) / (m + 1.0)  # ln m = 2 atanh s, |s| <= 0.172
-    s2 = s * s
-    # 2 (s + s^3/3 + ... + s^13/13): the next term, 2 s^15 / 15, is below 5e-13.
-    q = 1.0 / 13.0
-    q = q * s2 + 1.0 / 11.0
-    q = q * s2 + 1.0 / 9.0
-    q = q * s2 + 1.0 / 7.0
-    q = q * s2 + 1.0 / 5.0
-    q = q * s2 + 1.0 / 3.0
-    q = q * s2 + 1.0
-    return 2.0 * s * q + e * _LN2_HI + e * _LN2_LO
+def _reduce(x):
+    """(k, r) with x = k ln2 + r, k an integer-valued float32 and |r| <= ln2/2 (about: the float32 rounding of
+    x log2(e) can move r slightly past it, where the polynomial is still accurate); x clamped to [-87, 88]."""
+    x = min(max(x, _X_MIN), _X_MAX)
+    k = np.floor(x * _LOG2E + _HALF)
+    r = x - k * _LN2_HI
+    return k, r - k * _LN2_LO
+
+
+@njit(**_JIT)
+def _expm1_reduced(r):
+    """e^r - 1 for |r| <= ln2/2, by Horner's rule."""
+    c = _EXPM1_C
+    p = c[0]
+    p = p * r + c[1]
+    p = p * r + c[2]
+    p = p * r + c[3]
+    p = p * r + c[4]
+    p = p * r + c[5]
+    p = p * r + c[6]
+    return p * (r * r) + r
 
 
 @njit(**_JIT)
 def exp32(x):
-    """e^x of a float32, correctly rounded to float32 but for rare double roundings."""
-    return F(exp64(np.float64(x)))
+    """e^x of a float32, within 1 float32 unit of the correctly rounded value; x clamped to [-87, 88]."""
+    k, r = _reduce(x)
+    return (_expm1_reduced(r) + _ONE) * _two_to(k)
 
 
 @njit(**_JIT)
 def expm1_32(x):
-    """e^x - 1 of a float32 without losing the small values: for |x| < 1e-5 the series x + x^2/2 + x^3/6
-    (its error, x^4/24, is 1e-21 relative), above it e^x - 1 (error 1e-16 / |x| < 1e-11 relative)."""
-    d = np.float64(x)
-    small = d + d * d * (0.5 + d * (1.0 / 6.0))
-    return F(small if abs(d) < 1e-5 else exp64(d) - 1.0)
+    """e^x - 1 of a float32, within 1 float32 unit of the correctly rounded value, small values included:
+    e^x - 1 = 2^k (e^r - 1) + (2^k - 1),
+    and for k = 0 it is the polynomial alone. (0 and -0 both give +0.)"""
+    k, r = _reduce(x)
+    t = _two_to(k)
+    return _expm1_reduced(r) * t + (t - _ONE)
+
+
+@njit(**_JIT)
+def _log(x):
+    """ln x of a normal float32 x > 0 (no checks: the power's arguments are shares, clamped below)."""
+    bits = np.float32(x).view(np.int32)
+    e = np.int32((bits >> 23) | 0x4B000000).view(np.float32) - (_TWO_23 + F(127.0))  # the unbiased exponent
+    m = np.int32((bits & 0x007FFFFF) | 0x3F800000).view(np.float32)  # the mantissa, in [1, 2)
+    big = m > _SQRT2
+    m = m * _HALF if big else m  # now in [sqrt(1/2), sqrt(2)]
+    e = e + _ONE if big else e
+    f = m - _ONE
+    z = f * f
+    c = _LOG_C
+    y = c[0]
+    y = y * f + c[1]
+    y = y * f + c[2]
+    y = y * f + c[3]
+    y = y * f + c[4]
+    y = y * f + c[5]
+    y = y * f + c[6]
+    y = y * f + c[7]
+    y = y * f + c[8]
+    y = y * f * z + e * _LN2_LO
+    y = y - _HALF * z
+    return (f + y) + e * _LN2_HI
 
 
 @njit(**_JIT)
 def pow32(x, y):
     """x^y of float32 x >= 0 and y >= 0 (a share raised to an exponent): 0^y is 0 (1 for y = 0), else e^(y ln x)."""
-    d = np.float64(x)
-    r = exp64(np.float64(y) * log64(d if d > 1e-300 else 1e-300))  # at x = 0: e^(-690 y), 1 for y = 0
-    return F(r if (d > 0.0) | (y == 0.0) else 0.0)
+    r = exp32(y * _log(max(x, _TINY)))  # at x = 0: e^(-87 y) or less, replaced below; 1 for y = 0
+    return r if (x > F(0.0)) | (y == F(0.0)) else F(0.0)
 
 
 # The same functions as numpy ufuncs, for the reference rules: the ufunc loop calls the very functions above.
