@@ -559,8 +559,7 @@ def _fall_chances(ln, inp, day, nb, wk):
 def _apply_falls(ln, inp, day, nb, wk):
     """rules.apply_falls for every lane, wk.falls[:, b] lane b's mask of today's new falls. Across the lanes at
     once and branch-free (SIMD): a lane without a fall keeps every value through a select, so each lane gets
-    exactly what the reference gives it. The corps cascade (a trial mechanism, summed over the day's falls)
-    goes lane by lane."""
+    exactly what the reference gives it."""
     n_p = inp.n_p
     falls, n_new, count = wk.falls, wk.na, wk.nc
     held, control, garrison, morale = ln.is_held, ln.control, ln.garrison, ln.morale
@@ -611,37 +610,40 @@ def _apply_falls(ln, inp, day, nb, wk):
                 m = morale[j, b]
                 morale[j, b] = m - lost if n_new[b] > 0 else m
     if inp.corps_cascade:
-        for b in range(nb):
-            if n_new[b] > 0:
-                _corps_cascade(ln, inp, b, falls, n_new[b], wk.queue)
+        # Across the lanes: each garrison's count of today's falls among its corps peers, over the provinces that
+        # fell in some lane. The peers are 0 or 1, so the counts are exact in any order (the reference's is a
+        # matrix product), and a lane with no fall subtracts 0, which leaves its morale's bits as they are.
+        fell_rows, n_fell = wk.queue, 0
+        for i in range(n_p):
+            fell_somewhere = False
+            for b in range(nb):
+                fell_somewhere |= falls[i, b]
+            if fell_somewhere:
+                fell_rows[n_fell] = i
+                n_fell += 1
+        peers, hq_peers = wk.va, wk.vb
+        for j in range(n_p):
+            for b in range(nb):
+                peers[b] = F(0.0)
+                hq_peers[b] = F(0.0)
+            for x in range(n_fell):
+                i = fell_rows[x]
+                cp, hp = inp.corps_peers[i, j], inp.corps_hq_peers[i, j]
+                if cp == F(0.0) and hp == F(0.0):
+                    continue
+                for b in range(nb):
+                    f = falls[i, b]
+                    peers[b] += cp if f else F(0.0)
+                    hq_peers[b] += hp if f else F(0.0)
+            for b in range(nb):
+                morale[j, b] -= inp.cascade_corps * peers[b]
+            for b in range(nb):
+                morale[j, b] -= inp.cascade_corps_hq * hq_peers[b]
     if inp.prison_breaks:
         for b in range(nb):
             gain = inp.prison_gain * F(n_new[b])
             tb = ln.taliban[b]
             ln.taliban[b] = tb + gain if n_new[b] > 0 else tb
-
-
-@njit(**_JIT)
-def _corps_cascade(ln, inp, b, falls, n_new, queue):
-    """The corps cascade of rules.apply_falls for lane b (queue: (P,) int scratch)."""
-    n_p = inp.n_p
-    morale = ln.morale
-    fallen = queue  # today's falls, in province order
-    k = 0
-    for i in range(n_p):
-        if falls[i, b]:
-            fallen[k] = i
-            k += 1
-    for j in range(n_p):
-        c = F(0.0)
-        for m in range(n_new):
-            c += inp.corps_peers[fallen[m], j]
-        morale[j, b] -= inp.cascade_corps * c
-    for j in range(n_p):
-        c = F(0.0)
-        for m in range(n_new):
-            c += inp.corps_hq_peers[fallen[m], j]
-        morale[j, b] -= inp.cascade_corps_hq * c
 
 
 @njit(**_JIT)  # called once a day per block of lanes: not inlined, so that it is compiled once for every entry
