@@ -128,10 +128,31 @@ def _log(x):
 
 
 @njit(**_JIT)
-def pow32(x, y):
-    """x^y of float32 x >= 0 and y >= 0 (a share raised to an exponent): 0^y is 0 (1 for y = 0), else e^(y ln x)."""
+def _pow_general(x, y):
     r = exp32(y * _log(max(x, _TINY)))  # at x = 0: e^(-87 y) or less, replaced below; 1 for y = 0
     return r if (x > F(0.0)) | (y == F(0.0)) else F(0.0)
+
+
+@njit(**_JIT)
+def pow32(x, y):
+    """x^y of float32 x >= 0 and y >= 0 (a share raised to an exponent): 0^y is 0 (1 for y = 0), else e^(y ln x);
+    a square (y = 2, the deals' default exponent) is x * x, exact but for its one rounding and far cheaper."""
+    return x * x if y == F(2.0) else _pow_general(x, y)
+
+
+@njit(**_JIT)
+def pow_rows(x, y, rows, nb):
+    """x[i, b] = pow32(x[i, b], y) for i < rows, b < nb, with the test of y made once, outside the loops: inside,
+    it kept the compiler from vectorising them (measured: 3.5 -> 21.7 ns a value)."""
+    if y == F(2.0):
+        for i in range(rows):
+            for b in range(nb):
+                v = x[i, b]
+                x[i, b] = v * v
+    else:
+        for i in range(rows):
+            for b in range(nb):
+                x[i, b] = _pow_general(x[i, b], y)
 
 
 # The same functions as numpy ufuncs, for the reference rules: the ufunc loop calls the very functions above.

@@ -33,7 +33,7 @@ from dataclasses import fields
 import numpy as np
 from numba import njit
 
-from .f32math import exp32, expm1_32, pow32
+from .f32math import exp32, expm1_32, pow_rows
 from .jitcache import announce_compiling, stamp_caches
 from .params import Params
 from .streams import GOLDEN, mix, unit
@@ -273,8 +273,9 @@ def _store(ln, st, r0, nb):
 
 
 # ------------------------------------------------------------------------------------------------- the rules
-# exp, expm1 and power run in loops of their own, not inlined: there they compile to SIMD code over the lanes;
-# inside the day's large loops they did not vectorise (measured: 150 -> 108 us a run with the branch-free loops).
+# exp, expm1 and power run in loops of their own (the power's is f32math.pow_rows), not inlined: there they compile
+# to SIMD code over the lanes; inside the day's large loops they did not vectorise (measured: 150 -> 108 us a run
+# with the branch-free loops).
 
 
 @njit(**_JIT)
@@ -289,13 +290,6 @@ def _expm1_lanes(x, rows, nb):
     for i in range(rows):
         for b in range(nb):
             x[i, b] = expm1_32(x[i, b])
-
-
-@njit(**_JIT)
-def _pow_lanes(x, y, rows, nb):
-    for i in range(rows):
-        for b in range(nb):
-            x[i, b] = pow32(x[i, b], y)
 
 
 
@@ -496,7 +490,7 @@ def _fall_chances(ln, inp, day, nb, wk):
         for i in range(n_p):
             for b in range(nb):
                 held_around[i, b] = min(ln.control[i, b] / inp.cap, F(1.0))
-        _pow_lanes(held_around, inp.deal_exponent, n_p, nb)
+        pow_rows(held_around, inp.deal_exponent, n_p, nb)
     # The lane loops below are branch-free, with every load unconditional (a field a switched-off mechanism does
     # not use is still allocated) and the switches as booleans in the & and | or as selects: with a load under a
     # switch (`if inp.siege_assault: ... ln.garrison[i, b]`) LLVM did not vectorise them, and the assault's and
@@ -737,7 +731,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
         for i in range(n_p):
             for b in range(nb):
                 h[i, b] = F(1.0) - morale[i, b]
-        _pow_lanes(h, inp.rural_exponent, n_p, nb)  # weakness
+        pow_rows(h, inp.rural_exponent, n_p, nb)  # weakness
         for i in range(n_p):
             keep = F(0.0) if inp.has_ceasefire and inp.ceasefire[day, i] else F(1.0)
             for b in range(nb):

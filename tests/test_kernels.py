@@ -159,6 +159,7 @@ def test_f32_math_is_within_a_float32_unit_and_the_power_within_its_stated_error
         error = np.abs(pow_f32(base, F(y)) - exact) / np.maximum(exact, 1e-300)
         assert error[base >= 1e-4].max() < 5e-6 and error[exact > 1e-30].max() < 1e-5, y
     assert pow_f32(F(0.0), F(0.0)) == 1.0 and pow_f32(F(0.0), F(2.0)) == 0.0 and pow_f32(F(1.0), F(3.9)) == 1.0
+    assert np.array_equal(pow_f32(base, F(2.0)), base * base)  # the square is a product
 
 
 def test_each_replicate_has_its_own_uniform_stream():
