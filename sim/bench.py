@@ -246,7 +246,7 @@ def run_benchmark(repeats: int = 5, mesa_models: int = 50, memory_runs: int = 10
     mem = _child("ensemble", memory_runs)
     progress(f"memory growth over {mesa_memory_models:,} Mesa models in one process (fresh process) ...")
     growth = _child("mesa", mesa_memory_models)
-    start = startup(progress) if startup_times else None  # compiling from nothing takes about half a minute
+    start = startup(progress) if startup_times else None  # compiling from nothing takes up to a minute
     return {
         "mesa_runs_per_s": m["runs_per_s"],
         "mesa_ms_per_run": m["ms_per_run"],

@@ -51,7 +51,7 @@ _ANNOUNCED: set = set()
 
 def announce_compiling(dispatcher, what: str = "the model's rules") -> None:
     """Say on stderr, once per process, when `dispatcher` is about to compile because its cache holds nothing
-    usable (the first run after an install, or after an edit): that takes 20 to 40 seconds with no other output."""
+    usable (the first run after an install, or after an edit): that takes 20 to 60 seconds with no other output."""
     if dispatcher in _ANNOUNCED or dispatcher.signatures:
         return
     _ANNOUNCED.add(dispatcher)
@@ -62,5 +62,5 @@ def announce_compiling(dispatcher, what: str = "the model's rules") -> None:
     if not cached:
         import sys
 
-        print(f"compiling {what} (once after an install or an edit; about half a minute) ...", file=sys.stderr,
+        print(f"compiling {what} (once after an install or an edit; up to a minute) ...", file=sys.stderr,
               flush=True)
