@@ -8,13 +8,13 @@ the C library cannot be vectorised by the compiler. A rule that compares a unifo
 and replays it with the other would, rarely, decide differently. These are one piece of code for both.
 
 Accuracy, and why float32 is enough: exp and expm1 are within one float32 unit of the correctly rounded value
-over their whole range (about 10 % and 4 % of arguments are one unit off; relative error below 1.2e-7); the power's relative error grows with |y ln x| (the rounding of y ln x itself):
-below 5e-6 for shares x >= 1e-4 and the parameters' exponents y <= 5, below 1e-5 for any normal x
-(tests/test_kernels.py measures all three). The chances they feed
-are compared with float32 uniforms, whose own step is 6e-8, and their parameters are known to a few per cent at
-best. Until issue 14's third step they were computed in float64 and rounded once (correctly rounded nearly
-always); float32 arithmetic puts eight lanes in an AVX2 vector instead of four and needs no conversions, and
-made these functions 1.8 to 2.9 times faster (tools/perf_kernels.py, README "Speed").
+over their whole range (about 10 % and 4 % of arguments are one unit off; relative error below 1.2e-7); the
+power's relative error grows with |y ln x| (the rounding of y ln x itself): below 5e-6 for shares x >= 1e-4 and
+the parameters' exponents y <= 5, below 1e-5 for any normal x (tests/test_kernels.py measures all three). The
+chances they feed are compared with float32 uniforms, whose own step is 6e-8, and their parameters are known to
+a few per cent at best. Until 3 December 2026 they were computed in float64 and rounded once (correctly rounded
+nearly always); float32 arithmetic puts eight lanes in an AVX2 vector instead of four and needs no conversions,
+and made them 1.8 to 2.9 times faster (a micro-benchmark of a million values; README, "Speed").
 
 The algorithms are the classic single-precision ones (Cephes, S. Moshier): exp by Cody and Waite's reduction
 x = k ln2 + r, |r| <= ln2/2, with ln 2 split so that k x LN2_HI is exact, then a polynomial in r and a scaling by

@@ -292,7 +292,6 @@ def _expm1_lanes(x, rows, nb):
             x[i, b] = expm1_32(x[i, b])
 
 
-
 @njit(**_JIT)
 def _draw(ln, day, u, nb, first, last):
     """streams.draw for every lane, slots first..last-1: u[k, b] is uniform k of `day` of lane b's stream (a
@@ -379,9 +378,9 @@ def _allocate_air(ln, inp, day, nb, wk):
         if besieged_somewhere:
             rows[n_rows] = i
             n_rows += 1
-    short = wk.flag
+    short_lane = wk.flag
     for b in range(nb):
-        short[b] = n_b[b] > whole
+        short_lane[b] = n_b[b] > whole
     w32 = np.int32(whole)
     above = wk.na
     for x in range(n_rows):
@@ -396,7 +395,7 @@ def _allocate_air(ln, inp, day, nb, wk):
             ti, was = t[i, b], cover[i, b]
             c = F(1.0) if above[b] < w32 else (part if above[b] == w32 else F(0.0))
             c = F(0.0) if ti <= F(0.0) else c
-            cover[i, b] = c if short[b] else was
+            cover[i, b] = c if short_lane[b] else was
 
 
 @njit(**_JIT)

@@ -54,7 +54,7 @@ class PlainProgress:
     def update(self, n: int = 1) -> None:
         self.n += n
         now = self.clock()
-        if now - self._last >= self.every:
+        if self.n < self.total and now - self._last >= self.every:  # the last step's line is close()'s
             self._write(self.line(now))
             self._last = now
 
@@ -62,7 +62,7 @@ class PlainProgress:
         if self.closed:
             return
         self.closed = True
-        if self.lines:  # a short piece of work stays silent; a long one says that it ended
+        if self.lines or self.clock() - self._t0 >= self.every:  # short work stays silent; long work ends in a line
             self._write(f"{self.desc}: {self._count()}, done in {duration(self.clock() - self._t0)}")
 
     def __enter__(self):

@@ -53,6 +53,23 @@ def test_short_work_stays_silent():
     assert out.getvalue() == ""
 
 
+def test_the_last_step_gets_one_closing_line_not_a_progress_line_too():
+    """Seen in `validate`: "7/7 cut-offs (100 %), 46 s elapsed" just before "7/7 cut-offs (100 %), done in 46 s"."""
+    out, clock = io.StringIO(), Clock()
+    with progress_bar(2, "validate", "cut-off", file=out, every=20, clock=clock) as bar:
+        clock.now += 25
+        bar.update(1)
+        clock.now += 25
+        bar.update(1)
+    assert out.getvalue().splitlines() == ["validate: 1/2 cut-offs (50 %), 25 s elapsed, about 25 s left",
+                                           "validate: 2/2 cut-offs (100 %), done in 50 s"]
+    out, clock = io.StringIO(), Clock()
+    with progress_bar(1, "one step", "step", file=out, every=20, clock=clock) as bar:
+        clock.now += 25  # long, but its only line would have been its last
+        bar.update(1)
+    assert out.getvalue() == "one step: 1/1 steps (100 %), done in 25 s\n"
+
+
 def test_a_resumed_study_estimates_from_this_process_only():
     out, clock = io.StringIO(), Clock()
     bar = PlainProgress(100, "study", "trial", initial=90, file=out, every=1, clock=clock)
@@ -89,12 +106,17 @@ def test_through_a_real_pipe_the_lines_are_plain():
     assert "\r" not in r.stderr
 
 
+def progress_lines(err: str) -> list[str]:
+    """stderr without the one-off "compiling the model's rules ..." line of a first call after an edit."""
+    return [line for line in err.splitlines() if not line.startswith("compiling ")]
+
+
 def test_the_ensemble_reports_through_the_helper(monkeypatch, capsys):
     from sim.ensemble import run_ensemble
 
     monkeypatch.setattr(progress, "EVERY_SECONDS", 0.0)
     run_ensemble(n_runs=20, seed=1, chunk_size=10, progress=True)
-    err = capsys.readouterr().err.splitlines()
+    err = progress_lines(capsys.readouterr().err)
     assert err and all(line.startswith("20 runs: ") for line in err)
     assert err[-1].startswith("20 runs: ") and "done in" in err[-1]
 
@@ -104,6 +126,6 @@ def test_the_mesa_path_reports_through_the_helper(monkeypatch, capsys):
 
     monkeypatch.setattr(progress, "EVERY_SECONDS", 0.0)
     run_models(n_runs=2, seed=1, progress=True)
-    err = capsys.readouterr().err.splitlines()
+    err = progress_lines(capsys.readouterr().err)
     assert err[0].startswith("Mesa models: 1/2 runs (50 %)")
     assert err[-1].startswith("Mesa models: 2/2 runs (100 %), done in ")
