@@ -33,7 +33,7 @@ from dataclasses import fields
 import numpy as np
 from numba import njit
 
-from .f32math import exp32, expm1_32, pow_rows
+from .f32math import exp_rows, expm1_rows, pow_rows
 from .jitcache import announce_compiling, stamp_caches
 from .params import Params
 from .streams import GOLDEN, mix, unit
@@ -273,23 +273,21 @@ def _store(ln, st, r0, nb):
 
 
 # ------------------------------------------------------------------------------------------------- the rules
-# exp, expm1 and power run in loops of their own (the power's is f32math.pow_rows), not inlined: there they compile
-# to SIMD code over the lanes; inside the day's large loops they did not vectorise (measured: 150 -> 108 us a run
-# with the branch-free loops).
+# exp, expm1 and power run in lane loops of their own, sim/f32math.py's exp_rows, expm1_rows and pow_rows.
 
 
 @njit(**_JIT)
-def _exp_lanes(x, rows, nb):
-    for i in range(rows):
+def _rows_with_any(mask, n_p, nb, rows):
+    """The rows i of mask (P, lanes) true in some lane, in order, into rows; returns how many."""
+    n = 0
+    for i in range(n_p):
+        somewhere = False
         for b in range(nb):
-            x[i, b] = exp32(x[i, b])
-
-
-@njit(**_JIT)
-def _expm1_lanes(x, rows, nb):
-    for i in range(rows):
-        for b in range(nb):
-            x[i, b] = expm1_32(x[i, b])
+            somewhere |= mask[i, b]
+        if somewhere:
+            rows[n] = i
+            n += 1
+    return n
 
 
 @njit(**_JIT)
@@ -370,14 +368,8 @@ def _allocate_air(ln, inp, day, nb, wk):
     # when exactly `whole` do (it is the (whole + 1)-th largest), never with no threat. Counted across the lanes
     # (SIMD) over the rows besieged in some lane: every other row's threat is 0 in every lane, which exceeds no
     # threat. (Lane by lane, a sort with data-dependent branches, this was a tenth of the time: perf, 3 December.)
-    rows, n_rows = wk.queue, 0
-    for i in range(n_p):
-        besieged_somewhere = False
-        for b in range(nb):
-            besieged_somewhere |= ln.is_besieged[i, b]
-        if besieged_somewhere:
-            rows[n_rows] = i
-            n_rows += 1
+    rows = wk.queue
+    n_rows = _rows_with_any(ln.is_besieged, n_p, nb, rows)
     short_lane = wk.flag
     for b in range(nb):
         short_lane[b] = n_b[b] > whole
@@ -606,14 +598,8 @@ def _apply_falls(ln, inp, day, nb, wk):
         # Across the lanes: each garrison's count of today's falls among its corps peers, over the provinces that
         # fell in some lane. The peers are 0 or 1, so the counts are exact in any order (the reference's is a
         # matrix product), and a lane with no fall subtracts 0, which leaves its morale's bits as they are.
-        fell_rows, n_fell = wk.queue, 0
-        for i in range(n_p):
-            fell_somewhere = False
-            for b in range(nb):
-                fell_somewhere |= falls[i, b]
-            if fell_somewhere:
-                fell_rows[n_fell] = i
-                n_fell += 1
+        fell_rows = wk.queue
+        n_fell = _rows_with_any(falls, n_p, nb, fell_rows)
         peers, hq_peers = wk.va, wk.vb
         for j in range(n_p):
             for b in range(nb):
@@ -698,7 +684,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
     for i in range(n_p):
         for b in range(nb):
             w[i, b] = control[i, b] * inp.momentum
-    _exp_lanes(w, n_p, nb)
+    exp_rows(w, n_p, nb)
     for i in range(n_p):
         for b in range(nb):
             v = w[i, b] * inp.target_weight[i] * (F(1.0) if held[i, b] else F(0.0))
@@ -741,7 +727,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
                 if inp.has_ceasefire:
                     hazard *= keep
                 h[i, b] = hazard
-        _expm1_lanes(h, n_p, nb)
+        expm1_rows(h, n_p, nb)
         for i in range(n_p):
             for b in range(nb):
                 room = max(inp.cap - control[i, b], F(0.0))
@@ -757,7 +743,7 @@ def _day(ln, inp, day, nb, wk, chances, r0, want_chances):
             a, c = inp.edge_a[e], inp.edge_b[e]
             for b in range(nb):
                 h[e, b] = control[a, b] * control[c, b] * inp.neg_cut_hazard[e]
-        _expm1_lanes(h, n_e, nb)  # -(chance of a cut)
+        expm1_rows(h, n_e, nb)  # -(chance of a cut)
         for e in range(n_e):
             a, c = inp.edge_a[e], inp.edge_b[e]
             hold = inp.has_hold and inp.road_hold[day, e]

@@ -181,6 +181,9 @@ def test_an_edit_of_an_inlined_source_is_recompiled_not_served_from_the_cache(tm
     kernels_py = tmp_path / "sim" / "kernels.py"
     kernels_py.write_text(kernels_py.read_text() + textwrap.dedent("""
 
+        from .f32math import exp32
+
+
         @njit(**_JIT)
         def probe(x):
             return exp32(x)
